@@ -1,0 +1,25 @@
+# Decides whether CUDA parts are built. AUTO builds them when nvcc is found
+# (it is on the build machines even without a GPU: kernels compile and link,
+# GPU tests skip at run time).
+include(CheckLanguage)
+set(QODA_HAVE_CUDA OFF)
+if(NOT QODA_ENABLE_CUDA STREQUAL "OFF")
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    find_package(CUDAToolkit REQUIRED)
+    set(QODA_HAVE_CUDA ON)
+  elseif(QODA_ENABLE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "QODA_ENABLE_CUDA=ON but no CUDA compiler was found; "
+                        "install CUDA or configure with -DQODA_ENABLE_CUDA=OFF")
+  endif()
+endif()
+message(STATUS "qoda: CUDA kernels ${QODA_HAVE_CUDA}")

@@ -1,0 +1,21 @@
+//===- InitAllPasses.h - every qoda pass, registered once -------*- C++ -*-===//
+//
+// qoda-opt registers passes through this header only: a new pass library
+// adds one line here (its generated registerXPasses()).
+//
+//===----------------------------------------------------------------------===//
+#ifndef QODA_INITALLPASSES_H
+#define QODA_INITALLPASSES_H
+
+#include "mlir/Transforms/Passes.h"
+
+namespace qoda {
+
+inline void registerAllPasses() {
+  // Builtin MLIR transforms (canonicalize, cse, symbol-dce, ...).
+  mlir::registerTransformsPasses();
+}
+
+} // namespace qoda
+
+#endif // QODA_INITALLPASSES_H

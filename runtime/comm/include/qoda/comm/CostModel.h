@@ -1,0 +1,62 @@
+//===- CostModel.h - alpha-beta model of the collectives --------*- C++ -*-===//
+//
+// T = (number of rounds) * alpha + (bytes a worker sends) / beta, with
+// alpha the per-message latency (s) and beta the link rate (bytes/s), both
+// measured (see qoda-comm-bench). Ring algorithms, K workers:
+//   fp32 all-reduce of B bytes:       2(K-1) alpha + 2(K-1)/K * B / beta
+//   all-gather of m-byte messages (a): (K-1) alpha + (K-1) * m / beta
+//   scatter-reduce + all-gather (b):  2(K-1) alpha + 2(K-1)/K * m / beta
+//                                     (m: the compressed size of the whole
+//                                     vector; chunks re-quantized)
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace qoda::comm {
+
+class Communicator;
+
+struct AlphaBeta {
+  double alpha = 0; ///< seconds per message round
+  double beta = 0;  ///< bytes per second per link
+};
+
+double predictAllreduce(const AlphaBeta &m, int workers, double bytes);
+double predictAllgather(const AlphaBeta &m, int workers, double messageBytes);
+double predictScatterReduceAllgather(const AlphaBeta &m, int workers,
+                                     double messageBytes);
+
+/// "allgather" or "scatter-reduce" (whichever the model predicts faster).
+std::string chooseCompressedCollective(const AlphaBeta &m, int workers,
+                                       double messageBytes);
+
+/// Fits alpha and beta from two all-gather timings at message sizes
+/// small < large (seconds per collective). Throws std::invalid_argument when
+/// the timings do not give a positive alpha and beta.
+AlphaBeta fitAlphaBeta(int workers, double smallBytes, double smallTime,
+                       double largeBytes, double largeTime);
+
+/// Measures the link: all-gathers of `smallBytes` and `largeBytes` per
+/// worker (a few repetitions after a warm-up), rank 0's timings broadcast so
+/// every rank fits the same model and makes the same choice. Returns false
+/// and sets `why` when the timings give no positive alpha/beta. A
+/// collective on every rank (call it on all at the same point).
+bool measureAlphaBeta(Communicator &comm, std::size_t smallBytes,
+                      std::size_t largeBytes, AlphaBeta &out, std::string &why);
+
+/// The automatic choice between collectives (a) and (b) for one message.
+struct CollectiveChoice {
+  std::string collective; ///< "allgather" or "scatter-reduce"
+  AlphaBeta model;
+  double predictedAllgather = 0, predictedScatterReduce = 0; ///< seconds
+  bool measured = false; ///< false: the fit failed, (a) chosen by default
+  std::string note;      ///< why there is no model, if so
+};
+/// Measures the link with messages of about the compressed size and picks
+/// the collective the model predicts faster (identical on every rank).
+CollectiveChoice chooseCollective(Communicator &comm, double messageBytes);
+
+} // namespace qoda::comm

@@ -1,0 +1,69 @@
+//===- ScheduleCodec.h - the layer-wise codec of a schedule -----*- C++ -*-===//
+//
+// A MessageCodec driven by a quantization schedule (docs/schedule.md): it
+// encodes coordinates [offset, offset + n) of the flat vector the schedule
+// describes. Coordinates of `levels` types go through the quantization
+// library's layer-wise compressor (one sub-message, each type with its own
+// levels, bucket and norm; buckets restart at every segment and at the
+// chunk start); coordinates of fp32/fp16/bf16 types travel as casts in the
+// same message, so collectives (b) and pipelined need no second transport.
+// Collective (a) sends fp32 types through the fp32 all-reduce instead
+// (`compressedLayout` / `compressedSchedule` split the vector for it).
+//
+// Message: step (8 bytes) | per part: length (8) + part message, each part
+// padded to its bound, so the size depends only on the schedule.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "qoda/comm/CompressedAggregator.h"
+#include "qoda/quant/Compressor.h"
+
+namespace qoda::comm {
+
+class ScheduleCodec : public MessageCodec {
+public:
+  /// `full` describes the whole vector (its segments must tile it);
+  /// throws std::invalid_argument if it is unusable or [offset, offset+n)
+  /// lies outside it.
+  ScheduleCodec(const quant::Schedule &full, std::size_t offset, std::size_t n,
+                std::uint64_t seed, std::uint32_t rank);
+  std::size_t dim() const override { return n_; }
+  std::size_t messageBytes() const override { return bytes_; }
+  void encode(const float *v, std::uint8_t *msg) override;
+  void decodeAccumulate(const std::uint8_t *msg, float *acc) const override;
+  std::string name() const override { return "layerwise"; }
+  void save(std::ostream &os) const override;
+  void load(std::istream &is) override;
+  const quant::Schedule *schedule() const override { return &full_; }
+  void setSchedule(const quant::Schedule &s) override;
+
+private:
+  /// Coordinates of one kind, gathered from local ranges [begin, end).
+  struct Part {
+    quant::TypeKind kind;
+    std::vector<std::pair<std::size_t, std::size_t>> ranges;
+    std::size_t coords = 0, maxBytes = 0;
+    quant::Schedule levels; ///< Levels part: re-based, Levels types only
+    std::unique_ptr<quant::Compressor> c;
+  };
+  void build();
+
+  quant::Schedule full_;
+  std::size_t offset_, n_, bytes_ = 0;
+  std::uint64_t seed_, step_ = 0;
+  std::uint32_t rank_;
+  std::vector<Part> parts_;
+  mutable std::vector<float> scratch_;
+};
+
+/// The layout of collective (a) for a schedule over n coordinates: one
+/// segment per schedule segment, compressed unless its type is fp32.
+std::vector<LayoutSegment> compressedLayout(const quant::Schedule &full,
+                                            std::uint64_t n);
+/// The schedule of the compressed coordinates of that layout (fp32 segments
+/// dropped, the rest re-based to be contiguous).
+quant::Schedule compressedSchedule(const quant::Schedule &full,
+                                   std::uint64_t n);
+
+} // namespace qoda::comm

@@ -1,0 +1,153 @@
+//===- Aggregators.cpp - compressor name -> comm::Aggregator --------------===//
+#include "qoda/vibench/Aggregators.h"
+#include "qoda/comm/CompressedAggregator.h"
+#include "qoda/comm/PipelinedAggregator.h"
+#include "qoda/comm/QuantCodec.h"
+#include "qoda/comm/ScatterReduceAggregator.h"
+#include "qoda/comm/ScheduleCodec.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace qoda::vibench {
+
+/// The quantization library's compressors that need no schedule; its
+/// "fp16" is offered as "q-fp16" next to the collective's own fp16 codec.
+static std::vector<std::string> quantNames() {
+  return {"fp32", "q-fp16", "bf16", "qsgd", "nuqsgd"};
+}
+
+std::vector<std::string> compressorNames() {
+  std::vector<std::string> n = {"none", "fp16"};
+  for (const std::string &q : quantNames())
+    n.push_back(q);
+  n.push_back("layerwise");
+  return n;
+}
+
+std::vector<std::string> collectiveNames() {
+  return {"allgather", "pipelined", "scatter-reduce", "auto"};
+}
+
+quant::Schedule blockSchedule(const problems::Problem &p, unsigned bits,
+                              unsigned bucket) {
+  if (bits < 1 || bits > 8)
+    throw std::invalid_argument("--bits must be 1..8 for layerwise, got " +
+                                std::to_string(bits));
+  quant::Schedule s;
+  for (const problems::Block &b : p.blocks()) {
+    quant::TypeSchedule t;
+    t.levels = quant::uniformLevels((1u << bits) - 1);
+    t.bucketSize = bucket;
+    s.segments.push_back({b.offset, b.size,
+                          static_cast<std::uint32_t>(s.types.size())});
+    s.types.push_back(t);
+  }
+  return s;
+}
+
+namespace {
+
+/// Collective (a), (b) or pipelined over codecs from `make`; `layout` and
+/// `codecA` are what (a) uses.
+std::unique_ptr<comm::Aggregator>
+build(const std::string &collective, comm::Communicator &comm, std::size_t dim,
+      const comm::CodecFactory &make, std::vector<comm::LayoutSegment> layout,
+      std::unique_ptr<comm::MessageCodec> codecA) {
+  if (collective == "scatter-reduce")
+    return std::make_unique<comm::ScatterReduceAggregator>(comm, dim, make);
+  if (collective == "pipelined")
+    return std::make_unique<comm::PipelinedAggregator>(
+        comm, dim, std::min<std::size_t>(4, dim), make);
+  return std::make_unique<comm::CompressedAggregator>(comm, std::move(layout),
+                                                      std::move(codecA));
+}
+
+} // namespace
+
+std::unique_ptr<comm::Aggregator>
+makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
+               const problems::Problem &problem,
+               comm::CollectiveChoice *choice) {
+  const std::vector<std::string> colls = collectiveNames();
+  if (std::find(colls.begin(), colls.end(), o.collective) == colls.end())
+    throw std::invalid_argument(
+        "unknown collective '" + o.collective +
+        "' (expected allgather, pipelined, scatter-reduce or auto)");
+  if (o.compressor != "layerwise" && (o.refit || o.schedule))
+    throw std::invalid_argument("a schedule and level re-fitting apply to "
+                                "--compressor layerwise only");
+  const std::size_t dim = problem.dim();
+  auto rank = static_cast<std::uint32_t>(comm.rank());
+  if (o.compressor == "none")
+    return std::make_unique<comm::AllreduceAggregator>(comm, dim);
+
+  std::vector<comm::LayoutSegment> layout;
+  for (const problems::Block &b : problem.blocks())
+    layout.push_back({{b.name, b.offset, b.size}, true});
+  comm::CodecFactory make;
+  std::unique_ptr<comm::MessageCodec> codecA;
+  if (o.compressor == "layerwise") {
+    quant::Schedule s =
+        o.schedule ? *o.schedule : blockSchedule(problem, o.bits, o.bucket);
+    std::string err = s.validate(dim);
+    if (!err.empty())
+      throw std::invalid_argument("the schedule does not fit the " +
+                                  std::to_string(dim) +
+                                  "-coordinate problem: " + err);
+    std::uint64_t seed = o.seed;
+    make = [s, seed, rank](std::size_t off, std::size_t n) {
+      return std::make_unique<comm::ScheduleCodec>(s, off, n, seed, rank);
+    };
+    // (a): fp32 types through the fp32 all-reduce, the rest in the message.
+    layout = comm::compressedLayout(s, dim);
+    quant::Schedule cs = comm::compressedSchedule(s, dim);
+    std::size_t comp = 0;
+    for (const comm::LayoutSegment &l : layout)
+      comp += l.compressed ? l.segment.size : 0;
+    codecA = std::make_unique<comm::ScheduleCodec>(cs, 0, comp, seed, rank);
+  } else if (o.compressor == "fp16") {
+    make = [](std::size_t, std::size_t n) {
+      return std::make_unique<comm::Fp16Codec>(n);
+    };
+    codecA = make(0, dim);
+  } else {
+    const std::vector<std::string> qn = quantNames();
+    if (std::find(qn.begin(), qn.end(), o.compressor) == qn.end()) {
+      std::string all;
+      for (const std::string &n : compressorNames())
+        all += (all.empty() ? "" : ", ") + n;
+      throw std::invalid_argument("unknown compressor '" + o.compressor +
+                                  "' (expected one of: " + all + ")");
+    }
+    quant::CompressorOptions q;
+    q.bits = o.bits;
+    q.bucketSize = o.bucket;
+    std::string qname = o.compressor == "q-fp16" ? "fp16" : o.compressor;
+    std::uint64_t seed = o.seed;
+    make = [=](std::size_t off, std::size_t n) {
+      // Chunks of one worker must not share random streams.
+      return std::make_unique<comm::QuantCodec>(
+          quant::makeCompressor(qname, q), n,
+          seed + 0x9e3779b97f4a7c15ull * off, rank);
+    };
+    codecA = make(0, dim);
+  }
+
+  std::string collective = o.collective;
+  if (collective == "auto") {
+    double msg = static_cast<double>(codecA->messageBytes() +
+                                     comm::CompressedAggregator::kHeaderBytes);
+    comm::CollectiveChoice c = comm::chooseCollective(comm, msg);
+    collective = c.collective;
+    if (choice)
+      *choice = c;
+  }
+  auto agg = build(collective, comm, dim, make, std::move(layout),
+                   std::move(codecA));
+  if (o.refit)
+    agg->enableRefit(o.plan);
+  return agg;
+}
+
+} // namespace qoda::vibench

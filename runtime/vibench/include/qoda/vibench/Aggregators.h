@@ -1,0 +1,49 @@
+//===- Aggregators.h - compressor name -> comm::Aggregator ------*- C++ -*-===//
+#pragma once
+
+#include "qoda/comm/Aggregator.h"
+#include "qoda/comm/CostModel.h"
+#include "qoda/comm/LevelRefit.h"
+#include "qoda/problems/Problem.h"
+#include "qoda/quant/Schedule.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qoda::vibench {
+
+struct AggregatorOptions {
+  /// "none" (fp32 all-reduce), "fp16" (the collective's own codec), the
+  /// quantization library's "fp32", "q-fp16", "bf16", "qsgd", "nuqsgd"
+  /// (global: one level sequence, buckets over the whole vector), or
+  /// "layerwise" (the schedule's types).
+  std::string compressor = "none";
+  /// "allgather" (a), "scatter-reduce" (b), "pipelined" (a, overlapped) or
+  /// "auto" (the alpha-beta model picks (a) or (b) on the measured link).
+  std::string collective = "allgather";
+  unsigned bits = 4, bucket = 1024; ///< global quantizers; layerwise default
+  std::uint64_t seed = 1;
+  /// layerwise: the schedule (from a schedule file); null: one type per
+  /// problem block, `bits` uniform levels (re-fitted if refit is on).
+  const quant::Schedule *schedule = nullptr;
+  bool refit = false; ///< layerwise only
+  comm::RefitPlan plan;
+};
+
+/// Throws std::invalid_argument for unknown names or options that do not
+/// fit together. With collective "auto", `choice` (if given) receives the
+/// model's numbers.
+std::unique_ptr<comm::Aggregator>
+makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
+               const problems::Problem &problem,
+               comm::CollectiveChoice *choice = nullptr);
+
+/// One type per block of the problem, `bits` index bits of uniform levels.
+quant::Schedule blockSchedule(const problems::Problem &p, unsigned bits,
+                              unsigned bucket);
+
+std::vector<std::string> compressorNames();
+std::vector<std::string> collectiveNames();
+
+} // namespace qoda::vibench

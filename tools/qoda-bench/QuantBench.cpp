@@ -1,0 +1,269 @@
+// `qoda-bench quant`: throughput of the quantization kernels against plain
+// memory passes measured in the same run (the machine is shared and noisy, so
+// only ratios to the same-run baselines are meaningful). GB/s counts fp32
+// input bytes (4 n). One thread.
+#include "GradientReport.h"
+#include "qoda/quant/Compressor.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace qoda::quant;
+
+namespace {
+
+struct Options {
+  bool json = false;
+  bool quick = false;
+  size_t minSize = 64 << 10;
+  size_t maxSize = size_t(256) << 20;
+  std::vector<std::string> compressors{"qsgd"};
+  std::vector<unsigned> bits{4};
+  uint32_t bucket = 1024;
+  unsigned peers = 4;
+  double minSeconds = 0.2;
+  std::string gradients; ///< directory from bench/record_gradients.py
+};
+
+void usage(FILE *out) {
+  std::fprintf(
+      out,
+      "usage: qoda-bench quant [--json] [--quick] [--min-size BYTES]\n"
+      "         [--max-size BYTES] [--compressors a,b,...] [--bits b,...]\n"
+      "         [--bucket N] [--peers K] [--min-time SECONDS]\n"
+      "       qoda-bench quant --gradients DIR [--json] [--bits b,...]\n"
+      "         [--bucket N]   (variance and bits/coord on recorded "
+      "gradients)\n"
+      "Sizes (fp32 input bytes; K/M/G suffixes) go up by 4x from min to max.\n"
+      "--quick: 64 KiB..1 MiB, 10 ms per measurement (smoke test).\n");
+}
+
+bool parseSize(const char *s, size_t &out) {
+  char *end;
+  double v = std::strtod(s, &end);
+  if (end == s || v <= 0)
+    return false;
+  double mult = 1;
+  if (*end == 'K' || *end == 'k')
+    mult = 1024.0, ++end;
+  else if (*end == 'M' || *end == 'm')
+    mult = 1024.0 * 1024, ++end;
+  else if (*end == 'G' || *end == 'g')
+    mult = 1024.0 * 1024 * 1024, ++end;
+  if (*end)
+    return false;
+  out = size_t(v * mult);
+  return out >= 4;
+}
+
+std::vector<std::string> splitList(const char *s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const char *p = s;; ++p) {
+    if (*p == ',' || !*p) {
+      if (!cur.empty())
+        out.push_back(cur);
+      cur.clear();
+      if (!*p)
+        break;
+    } else {
+      cur += *p;
+    }
+  }
+  return out;
+}
+
+/// Seconds per call of f, repeating until minSeconds have passed.
+template <typename F> double timeIt(F &&f, double minSeconds) {
+  using Clock = std::chrono::steady_clock;
+  f(); // warm-up (page faults, caches)
+  unsigned reps = 0;
+  auto t0 = Clock::now();
+  double elapsed = 0;
+  do {
+    f();
+    ++reps;
+    elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  } while (elapsed < minSeconds);
+  return elapsed / reps;
+}
+
+volatile float gSink; // keeps the read pass from being optimised away
+
+} // namespace
+
+int runQuantBench(int argc, char **argv) {
+  Options o;
+  bool maxGiven = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char *what) -> const char * {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "qoda-bench quant: %s needs a value\n", what);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    auto bad = [&](const std::string &what, const char *v) {
+      std::fprintf(stderr, "qoda-bench quant: bad value '%s' for %s\n", v,
+                   what.c_str());
+      usage(stderr);
+      return 2;
+    };
+    if (a == "--json") {
+      o.json = true;
+    } else if (a == "--gradients") {
+      o.gradients = value("--gradients");
+    } else if (a == "--quick") {
+      o.quick = true;
+    } else if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    } else if (a == "--min-size") {
+      const char *v = value("--min-size");
+      if (!parseSize(v, o.minSize))
+        return bad(a, v);
+    } else if (a == "--max-size") {
+      const char *v = value("--max-size");
+      if (!parseSize(v, o.maxSize))
+        return bad(a, v);
+      maxGiven = true;
+    } else if (a == "--compressors") {
+      o.compressors = splitList(value("--compressors"));
+    } else if (a == "--bits") {
+      const char *v = value("--bits");
+      o.bits.clear();
+      for (const std::string &b : splitList(v)) {
+        int x = std::atoi(b.c_str());
+        if (x < 1 || x > 8)
+          return bad(a, v);
+        o.bits.push_back(unsigned(x));
+      }
+    } else if (a == "--bucket") {
+      const char *v = value("--bucket");
+      long x = std::atol(v);
+      if (x < 1 || x > (1 << 24))
+        return bad(a, v);
+      o.bucket = uint32_t(x);
+    } else if (a == "--peers") {
+      const char *v = value("--peers");
+      int x = std::atoi(v);
+      if (x < 1 || x > 64)
+        return bad(a, v);
+      o.peers = unsigned(x);
+    } else if (a == "--min-time") {
+      const char *v = value("--min-time");
+      o.minSeconds = std::atof(v);
+      if (!(o.minSeconds > 0 && o.minSeconds < 60))
+        return bad(a, v);
+    } else {
+      std::fprintf(stderr, "qoda-bench quant: unknown option '%s'\n",
+                   a.c_str());
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!o.gradients.empty())
+    return runGradientReport(o.gradients, o.bits, o.bucket, o.json);
+  if (o.quick) {
+    o.minSeconds = 0.01;
+    if (!maxGiven)
+      o.maxSize = 1 << 20;
+  }
+  if (o.minSize > o.maxSize) {
+    std::fprintf(stderr, "qoda-bench quant: --min-size exceeds --max-size\n");
+    return 2;
+  }
+
+  for (size_t bytes = o.minSize; bytes <= o.maxSize; bytes *= 4) {
+    size_t n = bytes / 4;
+    std::vector<float> v(n), dst(n), sum(n, 0.0f);
+    std::mt19937 g(1);
+    std::normal_distribution<float> d;
+    for (float &x : v)
+      x = d(g);
+    double tRead = timeIt(
+        [&] {
+          float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          size_t i = 0;
+          for (; i + 4 <= n; i += 4) {
+            s0 += v[i];
+            s1 += v[i + 1];
+            s2 += v[i + 2];
+            s3 += v[i + 3];
+          }
+          for (; i < n; ++i)
+            s0 += v[i];
+          gSink = s0 + s1 + s2 + s3;
+        },
+        o.minSeconds);
+    double tCopy =
+        timeIt([&] { std::memcpy(dst.data(), v.data(), n * 4); }, o.minSeconds);
+    for (const std::string &name : o.compressors) {
+      for (unsigned b : o.bits) {
+        CompressorOptions co;
+        co.bits = b;
+        co.bucketSize = o.bucket;
+        std::unique_ptr<Compressor> c;
+        try {
+          c = makeCompressor(name, co);
+        } catch (const std::exception &e) {
+          std::fprintf(stderr, "qoda-bench quant: %s\n", e.what());
+          return 2;
+        }
+        std::vector<std::vector<uint8_t>> msgs(o.peers);
+        for (unsigned k = 0; k < o.peers; ++k) {
+          msgs[k].resize(c->maxMessageBytes(n));
+          msgs[k].resize(c->encode(v.data(), n, {1, 0, k}, msgs[k].data()));
+        }
+        std::vector<uint8_t> out(c->maxMessageBytes(n));
+        uint64_t step = 0;
+        double tQuant = timeIt(
+            [&] {
+              c->encode(v.data(), n, {1, step, 0}, out.data());
+            },
+            o.minSeconds);
+        std::string err;
+        double tDecode = timeIt(
+            [&] {
+              for (unsigned k = 0; k < o.peers && err.empty(); ++k)
+                err = c->decodeAccumulate(msgs[k].data(), msgs[k].size(),
+                                          1.0f / o.peers, sum.data(), n, 0);
+            },
+            o.minSeconds);
+        if (!err.empty()) {
+          std::fprintf(stderr, "qoda-bench quant: decode failed: %s\n",
+                       err.c_str());
+          return 1;
+        }
+        double gb = double(n) * 4 / 1e9;
+        // decode_accumulate_gbps: fp32 bytes of all K peers' vectors per
+        // second, i.e. K * 4 n / time.
+        double bitsPerCoord = 8.0 * double(msgs[0].size()) / double(n);
+        if (o.json)
+          std::printf("{\"compressor\": \"%s\", \"bits\": %u, \"bucket\": %u, "
+                      "\"threads\": 1, \"bytes\": %zu, \"peers\": %u, "
+                      "\"bits_per_coord\": %.4f, \"quantize_gbps\": %.3f, "
+                      "\"decode_accumulate_gbps\": %.3f, \"read_gbps\": %.3f, "
+                      "\"memcpy_gbps\": %.3f, \"quantize_over_read\": %.4f}\n",
+                      name.c_str(), b, o.bucket, bytes, o.peers, bitsPerCoord,
+                      gb / tQuant, gb * o.peers / tDecode, gb / tRead,
+                      gb / tCopy, tRead / tQuant);
+        else
+          std::printf("%-8s bits=%u bucket=%u size=%zuB quantize=%.2f "
+                      "decode_acc=%.2f read=%.2f memcpy=%.2f GB/s "
+                      "(quantize/read=%.3f)\n",
+                      name.c_str(), b, o.bucket, bytes, gb / tQuant,
+                      gb * o.peers / tDecode, gb / tRead, gb / tCopy,
+                      tRead / tQuant);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}

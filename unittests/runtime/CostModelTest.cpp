@@ -1,0 +1,27 @@
+#include "qoda/comm/CostModel.h"
+
+#include <gtest/gtest.h>
+
+using namespace qoda::comm;
+
+TEST(CostModel, FitRecoversAlphaBeta) {
+  AlphaBeta truth{1e-4, 1.25e8}; // 100 us, 1 Gbit/s
+  int K = 4;
+  double s = predictAllgather(truth, K, 1e3),
+         l = predictAllgather(truth, K, 1e6);
+  AlphaBeta fit = fitAlphaBeta(K, 1e3, s, 1e6, l);
+  EXPECT_NEAR(fit.alpha, truth.alpha, 1e-9);
+  EXPECT_NEAR(fit.beta, truth.beta, 1.0);
+  EXPECT_THROW(fitAlphaBeta(K, 1e3, l, 1e6, s), std::invalid_argument);
+}
+
+TEST(CostModel, Predictions) {
+  AlphaBeta m{0, 1e9};
+  // Ring all-reduce of 4 MB at K=4 sends 6 MB per worker.
+  EXPECT_DOUBLE_EQ(predictAllreduce(m, 4, 4e6), 6e-3);
+  EXPECT_DOUBLE_EQ(predictAllgather(m, 4, 1e6), 3e-3);
+  EXPECT_DOUBLE_EQ(predictScatterReduceAllgather(m, 4, 1e6), 1.5e-3);
+  // Bandwidth-bound at large K: scatter-reduce wins; latency-bound: gather.
+  EXPECT_EQ(chooseCompressedCollective({0, 1e9}, 16, 1e6), "scatter-reduce");
+  EXPECT_EQ(chooseCompressedCollective({1e-3, 1e9}, 2, 10), "allgather");
+}

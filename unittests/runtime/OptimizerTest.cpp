@@ -1,0 +1,110 @@
+// Optimiser steps checked against METHOD 2's formulas, on one worker with
+// the deterministic operator A(x) = x.
+#include "qoda/optim/Optimizer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+using namespace qoda;
+
+namespace {
+
+class OneWorker : public comm::Communicator {
+public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void allreduceSum(float *, std::size_t) override { ++stats_.collectives; }
+  void allgather(const void *in, std::size_t n, void *out) override {
+    std::memcpy(out, in, n);
+  }
+  void alltoall(const void *in, std::size_t n, void *out) override {
+    std::memcpy(out, in, n);
+  }
+  void broadcast(void *, std::size_t, int) override {}
+  void barrier() override {}
+};
+
+const optim::OracleFn identity = [](const float *x, float *out) {
+  out[0] = x[0];
+  out[1] = x[1];
+};
+
+double sq(double a, double b) { return a * a + b * b; }
+
+} // namespace
+
+TEST(Qoda, TwoStepsMatchTheFormulas) {
+  OneWorker c;
+  comm::AllreduceAggregator agg(c, 2);
+  optim::OptimConfig cfg;
+  cfg.lr = 0.5;
+  cfg.lrGamma = 0.3;
+  cfg.q = 0.25;
+  auto opt = optim::makeOptimizer(cfg, {1.0f, 2.0f}, agg);
+  opt->step(identity);
+  // t=1: gamma uses empty sums; Vhat_{1/2} = A(X_1) = X_1.
+  double x0[2] = {1, 2};
+  double s1 = sq(1, 2); // sum ||Vhat||^2 and sum ||Vhat - 0||^2
+  double eta1 = 0.5 / std::sqrt(1 + s1);
+  double x1[2] = {x0[0] - eta1 * x0[0], x0[1] - eta1 * x0[1]};
+  EXPECT_NEAR(opt->x()[0], x1[0], 1e-6);
+  EXPECT_NEAR(opt->x()[1], x1[1], 1e-6);
+  opt->step(identity);
+  double gamma2 = 0.3 * std::pow(1 + s1, 0.25 - 0.5);
+  double h[2] = {x1[0] - gamma2 * x0[0], x1[1] - gamma2 * x0[1]};
+  double sDiff = s1 + sq(h[0] - x0[0], h[1] - x0[1]);
+  double eta2 = 0.5 / std::sqrt(1 + sDiff);
+  EXPECT_NEAR(opt->x()[0], x0[0] + eta2 * (-x0[0] - h[0]), 1e-6);
+  EXPECT_NEAR(opt->x()[1], x0[1] + eta2 * (-x0[1] - h[1]), 1e-6);
+  EXPECT_EQ(c.stats().collectives, 2u); // one collective per step
+}
+
+TEST(Optimizers, CollectivesPerStep) {
+  OneWorker c;
+  comm::AllreduceAggregator agg(c, 2);
+  std::map<std::string, int> expect = {
+      {"qoda", 1}, {"qoda-single", 1}, {"qgenx", 2}, {"eg", 2},
+      {"og", 1},   {"sgda", 1},        {"adam", 1},  {"extra-adam", 2}};
+  for (const std::string &name : optim::optimizerNames()) {
+    optim::OptimConfig cfg;
+    cfg.name = name;
+    auto opt = optim::makeOptimizer(cfg, {1.0f, 2.0f}, agg);
+    c.resetStats();
+    for (int i = 0; i < 3; ++i)
+      opt->step(identity);
+    EXPECT_EQ(opt->collectivesPerStep(), expect.at(name)) << name;
+    EXPECT_EQ(c.stats().collectives, 3u * expect.at(name)) << name;
+    // A(x) = x is strongly monotone: every method moves towards 0.
+    EXPECT_LT(sq(opt->x()[0], opt->x()[1]), 5.0) << name;
+  }
+}
+
+TEST(Optimizers, ExtraGradientStep) {
+  OneWorker c;
+  comm::AllreduceAggregator agg(c, 2);
+  optim::OptimConfig cfg;
+  cfg.name = "eg";
+  cfg.lr = 0.1;
+  auto opt = optim::makeOptimizer(cfg, {1.0f, 2.0f}, agg);
+  opt->step(identity);
+  // x - lr * A(x - lr * A(x)) = x (1 - lr (1 - lr))
+  EXPECT_NEAR(opt->x()[0], 1 * (1 - 0.1 * 0.9), 1e-6);
+  EXPECT_NEAR(opt->x()[1], 2 * (1 - 0.1 * 0.9), 1e-6);
+}
+
+TEST(Optimizers, BadConfig) {
+  OneWorker c;
+  comm::AllreduceAggregator agg(c, 2);
+  optim::OptimConfig cfg;
+  cfg.name = "sgd-typo";
+  EXPECT_THROW(optim::makeOptimizer(cfg, {1, 2}, agg), std::invalid_argument);
+  cfg.name = "qoda";
+  cfg.q = 0.5;
+  EXPECT_THROW(optim::makeOptimizer(cfg, {1, 2}, agg), std::invalid_argument);
+  cfg.q = 0.25;
+  EXPECT_THROW(optim::makeOptimizer(cfg, {1, 2, 3}, agg),
+               std::invalid_argument);
+}

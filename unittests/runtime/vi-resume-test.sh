@@ -1,0 +1,16 @@
+#!/bin/sh
+# A run resumed from a checkpoint ends bit for bit where the run that was
+# never stopped ends (compared by a hash of the final iterate's bytes).
+# usage: vi-resume-test.sh QODA_RUN QODA_BENCH K OPTIMIZER [EXTRA ARGS...]
+set -u
+run=$1; drv=$2; k=$3; opt=$4; shift 4
+dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
+args="--problem blocks --optimizer $opt --steps 40 --noise-abs 0.5 --json $*"
+full=$("$run" -n "$k" -- "$drv" vi $args --checkpoint "$dir/ck" --checkpoint-at 17) || exit 1
+resumed=$("$run" -n "$k" -- "$drv" vi $args --resume "$dir/ck") || exit 1
+a=$(echo "$full" | grep summary | grep -o '"x_fnv1a":"[0-9a-f]*"')
+b=$(echo "$resumed" | grep summary | grep -o '"x_fnv1a":"[0-9a-f]*"')
+echo "uninterrupted $a, resumed $b"
+# The resumed run must really have started at step 18.
+echo "$resumed" | grep -q '"step":1,' && { echo "resumed run restarted from step 1"; exit 1; }
+[ -n "$a" ] && [ "$a" = "$b" ]
