@@ -21,10 +21,12 @@ std::vector<float> input(size_t n) {
   return v;
 }
 
-CompressorOptions opts(const benchmark::State &s) {
+CompressorOptions opts(const benchmark::State &s,
+                       Kernel kernel = Kernel::Fast) {
   CompressorOptions o;
   o.bits = unsigned(s.range(1));
   o.bucketSize = 1024;
+  o.kernel = kernel;
   return o;
 }
 
@@ -39,9 +41,10 @@ void BM_ReadSum(benchmark::State &s) {
   s.SetBytesProcessed(int64_t(s.iterations()) * s.range(0) * 4);
 }
 
-void BM_Encode(benchmark::State &s, const char *name) {
+void BM_Encode(benchmark::State &s, const char *name,
+               Kernel kernel = Kernel::Fast) {
   std::vector<float> v = input(size_t(s.range(0)));
-  auto c = makeCompressor(name, opts(s));
+  auto c = makeCompressor(name, opts(s, kernel));
   std::vector<uint8_t> out(c->maxMessageBytes(v.size()));
   uint64_t step = 0;
   for (auto _ : s)
@@ -66,7 +69,7 @@ void BM_DecodeAccumulate(benchmark::State &s, const char *name) {
 
 void sizes(benchmark::internal::Benchmark *b) {
   for (int64_t n = 16 << 10; n <= (4 << 20); n *= 16)
-    for (int64_t bits : {2, 4, 8})
+    for (int64_t bits : {2, 4, 7}) // nuqsgd has at most 7 bits
       b->Args({n, bits});
 }
 
@@ -74,6 +77,10 @@ void sizes(benchmark::internal::Benchmark *b) {
 
 BENCHMARK(BM_ReadSum)->Apply(sizes);
 BENCHMARK_CAPTURE(BM_Encode, qsgd, "qsgd")->Apply(sizes);
+BENCHMARK_CAPTURE(BM_Encode, qsgd_reference, "qsgd", Kernel::Reference)
+    ->Apply(sizes);
 BENCHMARK_CAPTURE(BM_Encode, nuqsgd, "nuqsgd")->Apply(sizes);
+BENCHMARK_CAPTURE(BM_Encode, cgx_stochastic, "cgx-stochastic")->Apply(sizes);
+BENCHMARK_CAPTURE(BM_Encode, orq, "orq")->Apply(sizes);
 BENCHMARK_CAPTURE(BM_DecodeAccumulate, qsgd, "qsgd")->Apply(sizes);
 BENCHMARK_MAIN();

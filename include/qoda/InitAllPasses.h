@@ -7,6 +7,8 @@
 #ifndef QODA_INITALLPASSES_H
 #define QODA_INITALLPASSES_H
 
+#include "qoda/Transforms/Passes.h"
+
 #include "mlir/Transforms/Passes.h"
 
 namespace qoda {
@@ -14,6 +16,8 @@ namespace qoda {
 inline void registerAllPasses() {
   // Builtin MLIR transforms (canonicalize, cse, symbol-dce, ...).
   mlir::registerTransformsPasses();
+  // qoda passes: layer features, clustering, schedule (+ pipeline).
+  qoda::registerQodaPasses();
 }
 
 } // namespace qoda

@@ -1,5 +1,4 @@
-//===- Aggregator.cpp - uncompressed mean via all-reduce
-//-------------------===//
+//===- Aggregator.cpp - uncompressed mean via all-reduce ------------------===//
 #include "qoda/comm/Aggregator.h"
 #include "qoda/comm/CompressedAggregator.h"
 #include "qoda/comm/LevelRefit.h"

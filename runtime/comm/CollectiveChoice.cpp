@@ -1,27 +1,33 @@
 //===- CollectiveChoice.cpp - measure the link, pick (a) or (b) -----------===//
-#include "qoda/comm/Communicator.h"
+#include "qoda/comm/CompressedAggregator.h"
 #include "qoda/comm/CostModel.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace qoda::comm {
 
 namespace {
 
+/// The fastest of `reps` all-gathers (the minimum is the least disturbed
+/// by other processes on a shared machine).
 double timeAllgather(Communicator &c, std::size_t bytes, int reps,
                      std::vector<char> &in, std::vector<char> &out) {
   c.allgather(in.data(), bytes, out.data()); // warm-up
-  c.barrier();
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i)
+  double best = 1e300;
+  for (int i = 0; i < reps; ++i) {
+    c.barrier();
+    auto t0 = std::chrono::steady_clock::now();
     c.allgather(in.data(), bytes, out.data());
-  c.barrier();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-             .count() /
-         reps;
+    best = std::min(best, std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - t0)
+                              .count());
+  }
+  return best;
 }
 
 } // namespace
@@ -33,36 +39,76 @@ bool measureAlphaBeta(Communicator &c, std::size_t smallBytes,
     why = "one worker: nothing to measure";
     return false;
   }
-  std::vector<char> in(largeBytes, 1), buf(largeBytes * c.size());
-  double t[2];
-  t[0] = timeAllgather(c, smallBytes, 10, in, buf);
-  t[1] = timeAllgather(c, largeBytes, 3, in, buf);
-  // Every rank fits rank 0's timings, so every rank chooses the same way.
-  c.broadcast(t, sizeof t, 0);
-  try {
-    out = fitAlphaBeta(c.size(), static_cast<double>(smallBytes), t[0],
-                       static_cast<double>(largeBytes), t[1]);
-  } catch (const std::invalid_argument &e) {
-    why = e.what();
-    return false;
+  // A noisy timing can make the large message look no slower than the
+  // small one; measure again with a 4x larger one before giving up.
+  for (int attempt = 0; attempt < 2; ++attempt, largeBytes *= 4) {
+    std::vector<char> in(largeBytes, 1), buf(largeBytes * c.size());
+    double t[2];
+    t[0] = timeAllgather(c, smallBytes, 10, in, buf);
+    t[1] = timeAllgather(c, largeBytes, 3, in, buf);
+    // Every rank fits rank 0's timings, so every rank chooses the same way.
+    c.broadcast(t, sizeof t, 0);
+    try {
+      out = fitAlphaBeta(c.size(), static_cast<double>(smallBytes), t[0],
+                         static_cast<double>(largeBytes), t[1]);
+      return true;
+    } catch (const std::invalid_argument &e) {
+      why = e.what();
+    }
   }
-  return true;
+  return false;
 }
 
-CollectiveChoice chooseCollective(Communicator &c, double messageBytes) {
+CodecCost measureCodecCost(Communicator &c, MessageCodec &codec) {
+  const std::size_t n = codec.dim();
+  std::vector<float> v(n), acc(n, 0.0f);
+  for (std::size_t i = 0; i < n; ++i) // varied magnitudes and signs
+    v[i] = static_cast<float>((i * 2654435761u % 2001) - 1000) * 1e-3f;
+  std::vector<std::uint8_t> msg(codec.messageBytes());
+  double t[2] = {0, 0};
+  if (c.rank() == 0 && n > 0) {
+    codec.encode(v.data(), msg.data()); // warm-up
+    const int reps = 3;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i)
+      codec.encode(v.data(), msg.data());
+    auto t1 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i)
+      codec.decodeAccumulate(msg.data(), acc.data());
+    auto t2 = std::chrono::steady_clock::now();
+    // Timed alone, but in a collective every local worker codes at once:
+    // with more workers than cores each gets a share of a core.
+    double share = 1;
+    const char *local = std::getenv("LOCAL_WORLD_SIZE");
+    unsigned cores = std::thread::hardware_concurrency();
+    if (local && cores)
+      share = std::max(1.0, std::atof(local) / cores);
+    t[0] = share * std::chrono::duration<double>(t1 - t0).count() / (reps * n);
+    t[1] = share * std::chrono::duration<double>(t2 - t1).count() / (reps * n);
+  }
+  c.broadcast(t, sizeof t, 0);
+  return {t[0], t[1]};
+}
+
+CollectiveChoice chooseCollective(Communicator &c, double messageBytes,
+                                  double coords, const CodecCost &codec) {
   CollectiveChoice r;
   r.collective = "allgather";
+  r.codec = codec;
   // Calibrate around the real size: small = 1 KiB, large = the message
-  // (at least 64 KiB so the bandwidth term dominates the timing noise).
+  // (at least 1 MiB so the bandwidth term dominates the timing noise).
   std::size_t large = std::max<std::size_t>(
-      64 << 10, static_cast<std::size_t>(std::min(messageBytes, 64e6)));
+      1 << 20, static_cast<std::size_t>(std::min(messageBytes, 64e6)));
   r.measured = measureAlphaBeta(c, 1024, large, r.model, r.note);
   if (!r.measured)
     return r;
-  r.predictedAllgather = predictAllgather(r.model, c.size(), messageBytes);
-  r.predictedScatterReduce =
-      predictScatterReduceAllgather(r.model, c.size(), messageBytes);
-  r.collective = chooseCompressedCollective(r.model, c.size(), messageBytes);
+  r.predictedAllgather = predictCompressedAllgather(r.model, codec, c.size(),
+                                                    coords, messageBytes);
+  r.predictedScatterReduce = predictCompressedScatterReduce(
+      r.model, codec, c.size(), coords, messageBytes);
+  r.collective = r.predictedScatterReduce < r.predictedAllgather
+                     ? "scatter-reduce"
+                     : "allgather";
   return r;
 }
 

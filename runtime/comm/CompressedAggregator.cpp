@@ -1,5 +1,4 @@
-//===- CompressedAggregator.cpp - compressed collective (a)
-//----------------===//
+//===- CompressedAggregator.cpp - compressed collective (a) ---------------===//
 #include "qoda/comm/CompressedAggregator.h"
 #include "qoda/comm/Serialize.h"
 

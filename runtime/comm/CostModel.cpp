@@ -1,5 +1,4 @@
-//===- CostModel.cpp - alpha-beta model of the collectives
-//-----------------===//
+//===- CostModel.cpp - alpha-beta model of the collectives ----------------===//
 #include "qoda/comm/CostModel.h"
 
 #include <stdexcept>
@@ -22,6 +21,17 @@ double predictScatterReduceAllgather(const AlphaBeta &m, int K, double msg) {
   if (K < 2)
     return 0;
   return 2.0 * (K - 1) * m.alpha + 2.0 * (K - 1) / K * msg / m.beta;
+}
+
+double predictCompressedAllgather(const AlphaBeta &m, const CodecCost &c, int K,
+                                  double n, double msg) {
+  return predictAllgather(m, K, msg) + n * (c.encode + (K + 1) * c.decode);
+}
+
+double predictCompressedScatterReduce(const AlphaBeta &m, const CodecCost &c,
+                                      int K, double n, double msg) {
+  return predictScatterReduceAllgather(m, K, msg) +
+         n * (c.encode * (1.0 + 1.0 / K) + 2.0 * c.decode);
 }
 
 std::string chooseCompressedCollective(const AlphaBeta &m, int K, double msg) {

@@ -85,8 +85,8 @@ LevelRefitter::LevelRefitter(Communicator &comm, quant::Schedule schedule,
 }
 
 bool LevelRefitter::observe(const float *v, std::uint64_t step) {
-  for (const quant::Segment &s : v ? sched_.segmentsFor(n_)
-                                   : std::vector<quant::Segment>()) {
+  for (const quant::Segment &s :
+       v ? sched_.segmentsFor(n_) : std::vector<quant::Segment>()) {
     const quant::TypeSchedule &t = sched_.types[s.type];
     if (t.kind == quant::TypeKind::Levels)
       hist_[s.type].addVector(v + s.offset, s.length, t.bucketSize,

@@ -1,5 +1,4 @@
-//===- PipelinedAggregator.cpp - collective (a) with overlap
-//---------------===//
+//===- PipelinedAggregator.cpp - collective (a) with overlap --------------===//
 #include "qoda/comm/PipelinedAggregator.h"
 #include "qoda/comm/Serialize.h"
 

@@ -14,10 +14,12 @@ QuantCodec::QuantCodec(std::unique_ptr<quant::Compressor> c, std::size_t dim,
 
 void QuantCodec::encode(const float *v, std::uint8_t *msg) {
   ++step_;
-  std::uint64_t len = c_->encode(v, dim_, {seed_, step_, rank_}, msg + kPrefixBytes);
+  std::uint64_t len =
+      c_->encode(v, dim_, {seed_, step_, rank_}, msg + kPrefixBytes);
   std::memcpy(msg, &len, 8);
   std::memcpy(msg + 8, &step_, 8);
-  std::memset(msg + kPrefixBytes + len, 0, maxBytes_ - len); // deterministic padding
+  std::memset(msg + kPrefixBytes + len, 0,
+              maxBytes_ - len); // deterministic padding
 }
 
 void QuantCodec::decodeAccumulate(const std::uint8_t *msg, float *acc) const {
@@ -28,15 +30,14 @@ void QuantCodec::decodeAccumulate(const std::uint8_t *msg, float *acc) const {
     throw std::runtime_error(name() + " message claims " + std::to_string(len) +
                              " bytes, more than the " +
                              std::to_string(maxBytes_) + " bound");
-  std::string err = c_->decodeAccumulate(msg + kPrefixBytes, len, 1.0f, acc, dim_, step);
+  std::string err =
+      c_->decodeAccumulate(msg + kPrefixBytes, len, 1.0f, acc, dim_, step);
   if (!err.empty())
     throw std::runtime_error(name() + " message rejected: " + err);
 }
 
 void QuantCodec::save(std::ostream &os) const { writePod(os, step_); }
 
-void QuantCodec::load(std::istream &is) {
-  step_ = readPod<std::uint64_t>(is);
-}
+void QuantCodec::load(std::istream &is) { step_ = readPod<std::uint64_t>(is); }
 
 } // namespace qoda::comm

@@ -1,5 +1,4 @@
-//===- ScatterReduceAggregator.cpp - compressed collective (b)
-//-------------===//
+//===- ScatterReduceAggregator.cpp - compressed collective (b) ------------===//
 #include "qoda/comm/ScatterReduceAggregator.h"
 #include "qoda/comm/Serialize.h"
 

@@ -120,10 +120,9 @@ void ScheduleCodec::decodeAccumulate(const std::uint8_t *msg,
     std::uint64_t len;
     std::memcpy(&len, in, 8);
     if (len > p.maxBytes)
-      throw std::runtime_error(
-          std::string(castName(p.kind)) + " part claims " +
-          std::to_string(len) + " bytes, more than its " +
-          std::to_string(p.maxBytes) + "-byte bound");
+      throw std::runtime_error(std::string(castName(p.kind)) + " part claims " +
+                               std::to_string(len) + " bytes, more than its " +
+                               std::to_string(p.maxBytes) + "-byte bound");
     std::fill(scratch_.begin(), scratch_.begin() + p.coords, 0.0f);
     std::string err = p.c->decodeAccumulate(in + 8, len, 1.0f, scratch_.data(),
                                             p.coords, step);

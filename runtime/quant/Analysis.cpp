@@ -46,8 +46,8 @@ void forEachRounding(const Schedule &s, const float *v, uint64_t n, F &&f) {
       uint16_t wire;
       double norm = detail::bucketNormRef(x, len, t, &wire);
       for (uint64_t i = 0; i < len; ++i) {
-        double u = norm > 0 ? std::min(1.0, std::fabs(double(x[i])) / norm)
-                            : 0.0;
+        double u =
+            norm > 0 ? std::min(1.0, std::fabs(double(x[i])) / norm) : 0.0;
         unsigned j = lt.interval(float(u));
         double p = (u - t.levels[j]) / (double(t.levels[j + 1]) - t.levels[j]);
         f(seg.type, j, std::clamp(p, 0.0, 1.0), u, norm);
@@ -60,12 +60,11 @@ void forEachRounding(const Schedule &s, const float *v, uint64_t n, F &&f) {
 
 double expectedSquaredError(const Schedule &s, const float *v, uint64_t n) {
   double total = 0;
-  forEachRounding(s, v, n,
-                  [&](uint32_t m, unsigned j, double, double u, double norm) {
-                    const std::vector<float> &l = s.types[m].levels;
-                    total += norm * norm * (double(l[j + 1]) - u) *
-                             (u - double(l[j]));
-                  });
+  forEachRounding(
+      s, v, n, [&](uint32_t m, unsigned j, double, double u, double norm) {
+        const std::vector<float> &l = s.types[m].levels;
+        total += norm * norm * (double(l[j + 1]) - u) * (u - double(l[j]));
+      });
   return total;
 }
 
@@ -90,9 +89,8 @@ double entropyBits(const std::vector<uint64_t> &counts) {
   return entropyBitsWeighted(std::vector<double>(counts.begin(), counts.end()));
 }
 
-std::vector<std::vector<double>> expectedIndexCounts(const Schedule &s,
-                                                     const float *v,
-                                                     uint64_t n) {
+std::vector<std::vector<double>>
+expectedIndexCounts(const Schedule &s, const float *v, uint64_t n) {
   std::vector<std::vector<double>> counts(s.types.size());
   for (size_t m = 0; m < s.types.size(); ++m)
     if (s.types[m].kind == TypeKind::Levels)
@@ -105,8 +103,7 @@ std::vector<std::vector<double>> expectedIndexCounts(const Schedule &s,
   return counts;
 }
 
-CodeLengths expectedCodeLengths(const Schedule &s, const float *v,
-                                uint64_t n) {
+CodeLengths expectedCodeLengths(const Schedule &s, const float *v, uint64_t n) {
   CodeLengths r;
   std::vector<std::vector<double>> counts = expectedIndexCounts(s, v, n);
   double bits[5] = {0, 0, 0, 0, 0}; // entropy, fixed, huffman, elias, bound
@@ -137,8 +134,8 @@ CodeLengths expectedCodeLengths(const Schedule &s, const float *v,
     bits[0] += d * h;
     bits[1] += d * (ib + 1);
     bits[2] += d * (huff + nonzero);
-    bits[3] += d * nonzero * (omega + ib + 1) + detail::eliasOmegaBits(
-                                                    uint64_t(d * nonzero) + 1);
+    bits[3] += d * nonzero * (omega + ib + 1) +
+               detail::eliasOmegaBits(uint64_t(d * nonzero) + 1);
     bits[4] += d * (h + nonzero);
     r.coords += uint64_t(std::llround(d));
   }

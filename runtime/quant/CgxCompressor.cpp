@@ -50,7 +50,8 @@ public:
     h.payloadBytes = payload(n);
     writeHeader(h, out);
     uint8_t *mm = out + kHeaderBytes, *plane = mm + buckets(n) * 8;
-    std::memset(plane, 0, (n * bits_ + 7) / 8);
+    uint64_t acc = 0; // LSB-first bit accumulator over the whole plane
+    unsigned have = 0;
     for (uint64_t b0 = 0; b0 < n; b0 += bucket_) {
       uint64_t b1 = std::min<uint64_t>(n, b0 + bucket_);
       float lo = v[b0], hi = v[b0];
@@ -74,14 +75,17 @@ public:
         } else {
           q = uint32_t(std::nearbyint(t));
         }
-        q = std::min(q, steps_);
-        for (unsigned k = 0; k < bits_; ++k)
-          if ((q >> k) & 1u) {
-            uint64_t bit = i * bits_ + k;
-            plane[bit / 8] |= uint8_t(1u << (bit % 8));
-          }
+        acc |= uint64_t(std::min(q, steps_)) << have;
+        have += bits_;
+        while (have >= 8) {
+          *plane++ = uint8_t(acc);
+          acc >>= 8;
+          have -= 8;
+        }
       }
     }
+    if (have)
+      *plane = uint8_t(acc);
     stats_.messages++;
     stats_.coords += n;
     stats_.bytes += maxMessageBytes(n);
@@ -115,12 +119,14 @@ public:
       std::memcpy(&lo, mm + b0 / bucket_ * 8, 4);
       std::memcpy(&hi, mm + b0 / bucket_ * 8 + 4, 4);
       float u = unit(lo, hi);
+      const uint32_t mask = (1u << bits_) - 1;
       for (uint64_t i = b0; i < b1; ++i) {
-        uint32_t q = 0;
-        for (unsigned k = 0; k < bits_; ++k) {
-          uint64_t bit = i * bits_ + k;
-          q |= uint32_t((plane[bit / 8] >> (bit % 8)) & 1u) << k;
-        }
+        // Bits [i*bits, i*bits + bits) span at most two bytes (bits <= 8).
+        uint64_t bit = i * bits_;
+        uint32_t two = plane[bit / 8];
+        if (bit / 8 + 1 < (n * bits_ + 7) / 8)
+          two |= uint32_t(plane[bit / 8 + 1]) << 8;
+        uint32_t q = (two >> (bit % 8)) & mask;
         sum[i] += weight * (lo + float(q) * u);
       }
     }

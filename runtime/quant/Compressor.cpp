@@ -2,6 +2,7 @@
 // (fp32/fp16/bf16). The other compressors live in their own files.
 #include "qoda/quant/Compressor.h"
 
+#include "CastKernel.h"
 #include "CompressorImpl.h"
 #include "LevelKernel.h"
 #include "qoda/quant/Half.h"
@@ -40,9 +41,14 @@ std::string checkHeader(const uint8_t *msg, size_t size, CompressorId id,
 
 size_t castWidth(TypeKind k) { return k == TypeKind::Fp32 ? 4 : 2; }
 
-void encodeCast(TypeKind k, const float *v, uint64_t n, uint8_t *out) {
+void encodeCast(TypeKind k, const float *v, uint64_t n, uint8_t *out,
+                Kernel kernel) {
   if (k == TypeKind::Fp32) {
     std::memcpy(out, v, n * 4);
+    return;
+  }
+  if (k == TypeKind::Fp16 && kernel == Kernel::Fast && f16cAvailable()) {
+    floatsToHalvesF16c(v, n, out);
     return;
   }
   for (uint64_t i = 0; i < n; ++i) {
@@ -52,7 +58,11 @@ void encodeCast(TypeKind k, const float *v, uint64_t n, uint8_t *out) {
 }
 
 void accumulateCast(TypeKind k, const uint8_t *in, uint64_t n, float weight,
-                    float *sum) {
+                    float *sum, Kernel kernel) {
+  if (k == TypeKind::Fp16 && kernel == Kernel::Fast && f16cAvailable()) {
+    accumulateHalvesF16c(in, n, weight, sum);
+    return;
+  }
   for (uint64_t i = 0; i < n; ++i) {
     float x;
     if (k == TypeKind::Fp32) {
@@ -71,7 +81,7 @@ namespace {
 /// fp32 / fp16 / bf16: element-wise casts, no bound claimed.
 class CastCompressor : public Compressor {
 public:
-  explicit CastCompressor(TypeKind k) : kind_(k) {}
+  CastCompressor(TypeKind k, Kernel kernel) : kind_(k), kernel_(kernel) {}
   std::string name() const override {
     return kind_ == TypeKind::Fp32   ? "fp32"
            : kind_ == TypeKind::Fp16 ? "fp16"
@@ -93,7 +103,7 @@ public:
     h.numCoords = n;
     h.payloadBytes = n * castWidth(kind_);
     writeHeader(h, out);
-    encodeCast(kind_, v, n, out + kHeaderBytes);
+    encodeCast(kind_, v, n, out + kHeaderBytes, kernel_);
     stats_.messages++;
     stats_.coords += n;
     stats_.bytes += maxMessageBytes(n);
@@ -107,7 +117,7 @@ public:
                                   n * castWidth(kind_), false, h);
     if (!err.empty())
       return err;
-    accumulateCast(kind_, msg + kHeaderBytes, n, weight, sum);
+    accumulateCast(kind_, msg + kHeaderBytes, n, weight, sum, kernel_);
     return "";
   }
   double varianceBound() const override { return -1.0; }
@@ -115,19 +125,20 @@ public:
 
 private:
   TypeKind kind_;
+  Kernel kernel_;
 };
 
 } // namespace
 
-std::unique_ptr<Compressor> makeCast(TypeKind k) {
-  return std::make_unique<CastCompressor>(k);
+std::unique_ptr<Compressor> makeCast(TypeKind k, Kernel kernel) {
+  return std::make_unique<CastCompressor>(k, kernel);
 }
 
 } // namespace detail
 
 std::vector<std::string> compressorNames() {
-  return {"fp32", "fp16",      "bf16", "qsgd",           "nuqsgd",
-          "layerwise", "cgx", "cgx-stochastic", "orq", "bingrad"};
+  return {"fp32",      "fp16", "bf16",           "qsgd", "nuqsgd",
+          "layerwise", "cgx",  "cgx-stochastic", "orq",  "bingrad"};
 }
 
 std::string fastKernelName() {
@@ -140,11 +151,11 @@ std::unique_ptr<Compressor> makeCompressor(const std::string &name,
     throw std::invalid_argument(name + ": threads must be 1..256, got " +
                                 std::to_string(o.threads));
   if (name == "fp32")
-    return detail::makeCast(TypeKind::Fp32);
+    return detail::makeCast(TypeKind::Fp32, o.kernel);
   if (name == "fp16")
-    return detail::makeCast(TypeKind::Fp16);
+    return detail::makeCast(TypeKind::Fp16, o.kernel);
   if (name == "bf16")
-    return detail::makeCast(TypeKind::Bf16);
+    return detail::makeCast(TypeKind::Bf16, o.kernel);
   if (name == "layerwise")
     return detail::makeLevels(name, o.schedule, o);
   if (name == "bingrad") {
@@ -177,11 +188,11 @@ std::unique_ptr<Compressor> makeCompressor(const std::string &name,
     if (o.bits > 7) // 2^-(s-1) must stay a normal float
       throw std::invalid_argument("nuqsgd: bits must be 1..7, got " +
                                   std::to_string(o.bits));
-    return detail::makeLevels(
-        name,
-        singleTypeSchedule(exponentialLevels(s), o.bucketSize, o.norm,
-                           o.normPrecision),
-        o);
+    return detail::makeLevels(name,
+                              singleTypeSchedule(exponentialLevels(s),
+                                                 o.bucketSize, o.norm,
+                                                 o.normPrecision),
+                              o);
   }
   if (name == "cgx" || name == "cgx-stochastic")
     return detail::makeCgx(name == "cgx-stochastic", o);

@@ -20,11 +20,13 @@ std::string checkHeader(const uint8_t *msg, size_t size, CompressorId id,
 
 /// Bytes per coordinate of a cast kind (Fp32 4, Fp16/Bf16 2).
 size_t castWidth(TypeKind k);
-void encodeCast(TypeKind k, const float *v, uint64_t n, uint8_t *out);
+/// Casts (fp16 through F16C with Kernel::Fast when available; same bits).
+void encodeCast(TypeKind k, const float *v, uint64_t n, uint8_t *out,
+                Kernel kernel);
 void accumulateCast(TypeKind k, const uint8_t *in, uint64_t n, float weight,
-                    float *sum);
+                    float *sum, Kernel kernel);
 
-std::unique_ptr<Compressor> makeCast(TypeKind k);
+std::unique_ptr<Compressor> makeCast(TypeKind k, Kernel kernel);
 std::unique_ptr<Compressor> makeLevels(const std::string &name, Schedule s,
                                        const CompressorOptions &o);
 std::unique_ptr<Compressor> makeCgx(bool stochastic,

@@ -134,7 +134,7 @@ public:
       const Segment &seg = segs[k];
       const TypeSchedule &t = sched_.types[seg.type];
       if (t.kind != TypeKind::Levels) {
-        encodeCast(t.kind, v + seg.offset, seg.length, p + payload);
+        encodeCast(t.kind, v + seg.offset, seg.length, p + payload, kernel_);
       } else if (entropyCoded(seg)) {
         payload += codeEntropySegment(tables_[seg.type], seg.length,
                                       base + offs[k], p + payload);
@@ -180,8 +180,8 @@ public:
       const Segment &seg = segs[k];
       if (entropyCoded(seg)) {
         uint64_t used = 0;
-        err = decodeEntropySegment(tables_[seg.type], seg.length, seg.offset,
-                                   p, uint64_t(end - p), planes[k], used);
+        err = decodeEntropySegment(tables_[seg.type], seg.length, seg.offset, p,
+                                   uint64_t(end - p), planes[k], used);
         if (!err.empty())
           return err;
         at[k] = planes[k].data();
@@ -212,7 +212,7 @@ public:
       const TypeSchedule &t = sched_.types[segs[k].type];
       if (t.kind != TypeKind::Levels)
         accumulateCast(t.kind, at[k], segs[k].length, weight,
-                       sum + segs[k].offset);
+                       sum + segs[k].offset, kernel_);
     }
     parallelFor(threads_, work.size(), [&](size_t w) {
       const Item &it = work[w];

@@ -1,8 +1,8 @@
 // AVX2 kernels of the level quantizer, byte-identical to LevelKernelRef.cpp
 // (tested). Eight coordinates per step:
 //  - Philox4x32-10 for 8 counters at once (32 random words) in structure-of-
-//    arrays form, 32x32->64 products from two _mm256_mul_epu32, then a 4x8
-//    transpose so word k belongs to coordinate k as in the reference;
+//    arrays form (see philoxGroups), then a 4x8 transpose so word k belongs to
+//    coordinate k as in the reference;
 //  - the interval search is a compare-and-count over the interior levels
 //    when there are at most 16 levels (4 index bits) and a branch-free
 //    binary search with gathers otherwise; l_j and 1/(l_{j+1}-l_j) come from
@@ -40,52 +40,81 @@ namespace {
 /// n <= kChunk, written to w[0..n).
 constexpr uint64_t kChunk = 512;
 
-QODA_AVX2 inline __m256i mulhi(__m256i a, __m256i m, __m256i &lo) {
-  __m256i even = _mm256_mul_epu32(a, m);
-  __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
-  lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-}
-
-/// Philox4x32-10 of 8 consecutive blocks starting at `block`; writes the 32
-/// words in coordinate order (block-major) to out.
-QODA_AVX2 void philox8(const EncodeKey &key, uint64_t block, uint32_t *out) {
-  alignas(32) uint32_t lo[8], hi[8];
-  for (int k = 0; k < 8; ++k) {
-    lo[k] = uint32_t(block + k);
-    hi[k] = uint32_t((block + k) >> 32);
+/// Philox4x32-10 of 8 G consecutive blocks starting at `block`; writes the
+/// 32 G words in coordinate order (block-major) to out. Each 32-bit counter
+/// word is kept as two vectors of 64-bit lanes, E (blocks 0, 2, 4, 6) and O
+/// (blocks 1, 3, 5, 7), whose low 32 bits hold the word: _mm256_mul_epu32
+/// multiplies exactly those, the high product half is one shift away, and
+/// the low half is the product itself (upper bits are ignored garbage).
+/// E and O are independent chains, which doubles the parallelism.
+template <int G>
+QODA_AVX2 inline void philoxGroups(const EncodeKey &key, uint64_t block,
+                                   uint32_t *out) {
+  // Counters block + k (k = 0..7) as 64-bit values split into 32-bit words;
+  // the carry into the high word is lo < low32(block) (unsigned).
+  const __m256i k07 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i flip = _mm256_set1_epi32(INT32_MIN);
+  __m256i e[G][4], o[G][4];
+  for (int g = 0; g < G; ++g) {
+    uint64_t b = block + 8 * uint64_t(g);
+    __m256i base = _mm256_set1_epi32(int(uint32_t(b)));
+    __m256i c0 = _mm256_add_epi32(base, k07);
+    __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(base, flip),
+                                       _mm256_xor_si256(c0, flip));
+    __m256i c1 =
+        _mm256_sub_epi32(_mm256_set1_epi32(int(uint32_t(b >> 32))), carry);
+    e[g][0] = c0;
+    o[g][0] = _mm256_srli_epi64(c0, 32);
+    e[g][1] = c1;
+    o[g][1] = _mm256_srli_epi64(c1, 32);
+    e[g][2] = o[g][2] = _mm256_set1_epi32(int(uint32_t(key.step)));
+    e[g][3] = o[g][3] = _mm256_set1_epi32(int(key.rank));
   }
-  __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i *>(lo));
-  __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i *>(hi));
-  __m256i c2 = _mm256_set1_epi32(int(uint32_t(key.step)));
-  __m256i c3 = _mm256_set1_epi32(int(key.rank));
   const __m256i m0 = _mm256_set1_epi32(int(0xD2511F53u));
   const __m256i m1 = _mm256_set1_epi32(int(0xCD9E8D57u));
   uint32_t k0 = uint32_t(key.seed), k1 = uint32_t(key.seed >> 32);
   for (int round = 0; round < 10; ++round) {
-    __m256i lo0, lo1;
-    __m256i hi0 = mulhi(c0, m0, lo0);
-    __m256i hi1 = mulhi(c2, m1, lo1);
-    __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1),
-                                  _mm256_set1_epi32(int(k0)));
-    __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3),
-                                  _mm256_set1_epi32(int(k1)));
-    c0 = n0;
-    c1 = lo1;
-    c2 = n2;
-    c3 = lo0;
+    __m256i kk0 = _mm256_set1_epi32(int(k0)), kk1 = _mm256_set1_epi32(int(k1));
+    for (int g = 0; g < G; ++g) {
+      __m256i pe0 = _mm256_mul_epu32(e[g][0], m0);
+      __m256i po0 = _mm256_mul_epu32(o[g][0], m0);
+      __m256i pe1 = _mm256_mul_epu32(e[g][2], m1);
+      __m256i po1 = _mm256_mul_epu32(o[g][2], m1);
+      e[g][0] = _mm256_xor_si256(_mm256_srli_epi64(pe1, 32),
+                                 _mm256_xor_si256(e[g][1], kk0));
+      o[g][0] = _mm256_xor_si256(_mm256_srli_epi64(po1, 32),
+                                 _mm256_xor_si256(o[g][1], kk0));
+      e[g][2] = _mm256_xor_si256(_mm256_srli_epi64(pe0, 32),
+                                 _mm256_xor_si256(e[g][3], kk1));
+      o[g][2] = _mm256_xor_si256(_mm256_srli_epi64(po0, 32),
+                                 _mm256_xor_si256(o[g][3], kk1));
+      e[g][1] = pe1;
+      o[g][1] = po1;
+      e[g][3] = pe0;
+      o[g][3] = po0;
+    }
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-  __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
-  __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
-  __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-  __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-  auto *o = reinterpret_cast<__m256i *>(out);
-  _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
-  _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
-  _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
-  _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+  for (int g = 0; g < G; ++g) {
+    // Back to 32-bit lanes (even lanes from E, odd from O), then transpose.
+    __m256i c[4];
+    for (int w = 0; w < 4; ++w)
+      c[w] = _mm256_blend_epi32(e[g][w], _mm256_slli_epi64(o[g][w], 32), 0xAA);
+    __m256i t0 = _mm256_unpacklo_epi32(c[0], c[1]);
+    __m256i t1 = _mm256_unpackhi_epi32(c[0], c[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(c[2], c[3]);
+    __m256i t3 = _mm256_unpackhi_epi32(c[2], c[3]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2),
+            u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3),
+            u3 = _mm256_unpackhi_epi64(t1, t3);
+    auto *dst = reinterpret_cast<__m256i *>(out + 32 * g);
+    _mm256_storeu_si256(dst + 0, _mm256_permute2x128_si256(u0, u1, 0x20));
+    _mm256_storeu_si256(dst + 1, _mm256_permute2x128_si256(u2, u3, 0x20));
+    _mm256_storeu_si256(dst + 2, _mm256_permute2x128_si256(u0, u1, 0x31));
+    _mm256_storeu_si256(dst + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
+  }
 }
 
 /// Random words for global coordinates [c, c + n), n <= kChunk.
@@ -93,16 +122,25 @@ QODA_AVX2 void randomWords(const EncodeKey &key, uint64_t c, uint64_t n,
                            uint32_t *w) {
   alignas(32) uint32_t buf[kChunk + 64];
   uint64_t first = c >> 2, last = (c + n + 3) >> 2; // blocks [first, last)
-  for (uint64_t b = first; b < last; b += 8)
-    philox8(key, b, buf + 4 * (b - first));
+  uint64_t b = first;
+  for (; b + 16 <= last; b += 16) // two independent groups in flight
+    philoxGroups<2>(key, b, buf + 4 * (b - first));
+  for (; b < last; b += 8)
+    philoxGroups<1>(key, b, buf + 4 * (b - first));
   std::memcpy(w, buf + (c & 3), n * 4);
 }
 
 /// Per-type vector constants.
 struct VecTable {
-  bool small; ///< <= 16 levels: compare-count search, permute lookups
+  bool small; ///< <= 16 levels: search and lookups in registers
   __m256 lev0, lev1, inv0, inv1;
-  unsigned numInterior; ///< L - 2
+  /// Binary search over 16 candidates c_k = search[k << coarseShift]: c_8,
+  /// then {c_4, c_12}, {c_2, c_6, c_10, c_14} and {c_1, c_3, ..., c_15},
+  /// indexed by k >> 3, k >> 2 and k >> 1 of the partial result k. With
+  /// <= 16 levels coarseShift = 0 and this is the whole search; otherwise
+  /// it narrows the range to 2^coarseShift entries searched with gathers.
+  __m256 s8, s4, s2, s1;
+  unsigned coarseShift;
 };
 
 QODA_AVX2 VecTable makeVecTable(const LevelTable &lt) {
@@ -112,7 +150,20 @@ QODA_AVX2 VecTable makeVecTable(const LevelTable &lt) {
   t.lev1 = _mm256_loadu_ps(lt.levels16.data() + 8);
   t.inv0 = _mm256_loadu_ps(lt.invWidth16.data());
   t.inv1 = _mm256_loadu_ps(lt.invWidth16.data() + 8);
-  t.numInterior = unsigned(lt.numLevels() - 2);
+  t.coarseShift = 0;
+  while ((16u << t.coarseShift) < lt.searchSize)
+    ++t.coarseShift;
+  {
+    float s[16];
+    for (unsigned k = 0; k < 16; ++k) {
+      size_t at = size_t(k) << t.coarseShift;
+      s[k] = at < lt.search.size() ? lt.search[at] : INFINITY;
+    }
+    t.s8 = _mm256_set1_ps(s[8]);
+    t.s4 = _mm256_setr_ps(s[4], s[12], 0, 0, 0, 0, 0, 0);
+    t.s2 = _mm256_setr_ps(s[2], s[6], s[10], s[14], 0, 0, 0, 0);
+    t.s1 = _mm256_setr_ps(s[1], s[3], s[5], s[7], s[9], s[11], s[13], s[15]);
+  }
   return t;
 }
 
@@ -123,28 +174,41 @@ QODA_AVX2 inline __m256 lookup16(__m256 lo, __m256 hi, __m256i j) {
   return _mm256_blendv_ps(a, b, sel);
 }
 
+/// One binary-search step: j += step where candidate c (from `cands`
+/// indexed by j >> shift) is <= u.
+QODA_AVX2 inline __m256i searchStep(__m256i j, __m256 u, __m256 cands,
+                                    int shift, int step) {
+  __m256 c = _mm256_permutevar8x32_ps(cands, _mm256_srli_epi32(j, shift));
+  __m256i le = _mm256_castps_si256(_mm256_cmp_ps(c, u, _CMP_LE_OQ));
+  return _mm256_add_epi32(j, _mm256_and_si256(le, _mm256_set1_epi32(step)));
+}
+
 /// Quantized indices of 8 coordinates.
 QODA_AVX2 inline __m256i quantize8(const LevelTable &lt, const VecTable &vt,
                                    __m256 x, __m256 inv, __m256i words) {
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 u = _mm256_min_ps(_mm256_mul_ps(_mm256_and_ps(x, absMask), inv),
                            _mm256_set1_ps(1.0f));
-  __m256i j = _mm256_setzero_si256();
+  // k = max{k < 16 : c_k <= u}: four steps of 8, 4, 2, 1.
+  __m256i j = _mm256_and_si256(
+      _mm256_castps_si256(_mm256_cmp_ps(vt.s8, u, _CMP_LE_OQ)),
+      _mm256_set1_epi32(8));
+  j = searchStep(j, u, vt.s4, 3, 4);
+  j = searchStep(j, u, vt.s2, 2, 2);
+  j = searchStep(j, u, vt.s1, 1, 1);
   __m256 lj, wj;
   if (vt.small) {
-    for (unsigned k = 1; k <= vt.numInterior; ++k) {
-      __m256 le = _mm256_cmp_ps(_mm256_set1_ps(lt.levels[k]), u, _CMP_LE_OQ);
-      j = _mm256_sub_epi32(j, _mm256_castps_si256(le));
-    }
     lj = lookup16(vt.lev0, vt.lev1, j);
     wj = lookup16(vt.inv0, vt.inv1, j);
   } else {
-    for (unsigned step = lt.searchSize / 2; step >= 1; step /= 2) {
+    // The answer lies in [k << shift, (k + 1) << shift): finish with gathers.
+    j = _mm256_slli_epi32(j, int(vt.coarseShift));
+    for (unsigned step = (1u << vt.coarseShift) / 2; step >= 1; step /= 2) {
       __m256i cand = _mm256_add_epi32(j, _mm256_set1_epi32(int(step)));
       __m256 lc = _mm256_i32gather_ps(lt.search.data(), cand, 4);
       __m256 le = _mm256_cmp_ps(lc, u, _CMP_LE_OQ);
-      j = _mm256_castps_si256(_mm256_blendv_ps(
-          _mm256_castsi256_ps(j), _mm256_castsi256_ps(cand), le));
+      j = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(j),
+                                               _mm256_castsi256_ps(cand), le));
     }
     lj = _mm256_i32gather_ps(lt.levels.data(), j, 4);
     wj = _mm256_i32gather_ps(lt.invWidth.data(), j, 4);
@@ -162,8 +226,8 @@ QODA_AVX2 inline uint64_t pack8(__m256i q, unsigned ib) {
     __m256i sh = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                     _mm256_set1_epi32(int(ib)));
     __m256i s = _mm256_sllv_epi32(q, sh);
-    __m128i h = _mm_or_si128(_mm256_castsi256_si128(s),
-                             _mm256_extracti128_si256(s, 1));
+    __m128i h =
+        _mm_or_si128(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
     h = _mm_or_si128(h, _mm_shuffle_epi32(h, 0x4E));
     h = _mm_or_si128(h, _mm_shuffle_epi32(h, 0xB1));
     return uint32_t(_mm_cvtsi128_si32(h));
@@ -175,8 +239,8 @@ QODA_AVX2 inline uint64_t pack8(__m256i q, unsigned ib) {
   __m256i shHi = _mm256_add_epi64(shLo, _mm256_set1_epi64x(4 * ib));
   __m256i s =
       _mm256_or_si256(_mm256_sllv_epi64(lo, shLo), _mm256_sllv_epi64(hi, shHi));
-  __m128i h = _mm_or_si128(_mm256_castsi256_si128(s),
-                           _mm256_extracti128_si256(s, 1));
+  __m128i h =
+      _mm_or_si128(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
   h = _mm_or_si128(h, _mm_unpackhi_epi64(h, h));
   return uint64_t(_mm_cvtsi128_si64(h));
 }
@@ -220,32 +284,42 @@ inline void storeBytes(uint8_t *p, uint64_t v, unsigned n) {
   }
 }
 
+/// Loads n <= 8 bytes as a little-endian integer. Each case loads with one
+/// move of its own width (a narrow store followed by a wide load would stall
+/// store-to-load forwarding).
 inline uint64_t loadBytes(const uint8_t *p, unsigned n) {
-  uint64_t v = 0;
   switch (n) {
   case 1:
-    std::memcpy(&v, p, 1);
-    break;
-  case 2:
+    return *p;
+  case 2: {
+    uint16_t v;
     std::memcpy(&v, p, 2);
-    break;
-  case 4:
-    std::memcpy(&v, p, 4);
-    break;
-  case 8:
-    std::memcpy(&v, p, 8);
-    break;
-  default:
-    std::memcpy(&v, p, n);
+    return v;
   }
-  return v;
+  case 4: {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case 8: {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  default: {
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; ++k)
+      v |= uint64_t(p[k]) << (8 * k);
+    return v;
+  }
+  }
 }
 
 /// Sign-bit mask (-1 lanes) of 8 coordinates from one sign byte.
 QODA_AVX2 inline __m256i signLanes(unsigned byte) {
   const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  return _mm256_cmpeq_epi32(
-      _mm256_and_si256(_mm256_set1_epi32(int(byte)), bit), bit);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(byte)), bit),
+                            bit);
 }
 
 QODA_AVX2 inline __m256 levelsOf(const LevelTable &lt, const VecTable &vt,
@@ -316,8 +390,8 @@ QODA_AVX2 void encodeSegmentAvx2(const LevelTable &lt, const SegmentEncode &e) {
             reinterpret_cast<const __m256i *>(words + (i - c0)));
         __m256i q = quantize8(lt, vt, x, inv, w);
         storeBytes(idx + i / 8 * ib, pack8(q, ib), ib);
-        __m256 zero = _mm256_castsi256_ps(
-            _mm256_cmpeq_epi32(q, _mm256_setzero_si256()));
+        __m256 zero =
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(q, _mm256_setzero_si256()));
         sign[i / 8] = uint8_t(_mm256_movemask_ps(_mm256_andnot_ps(zero, x)));
       }
       if (i < c1) { // segment tail: zero lanes give index 0, sign 0
@@ -327,12 +401,12 @@ QODA_AVX2 void encodeSegmentAvx2(const LevelTable &lt, const SegmentEncode &e) {
         std::memcpy(tmp, e.v + i, n * 4);
         std::memcpy(wt, words + (i - c0), n * 4);
         __m256 x = _mm256_load_ps(tmp);
-        __m256i q = quantize8(lt, vt, x, inv,
-                              _mm256_load_si256(
-                                  reinterpret_cast<const __m256i *>(wt)));
+        __m256i q =
+            quantize8(lt, vt, x, inv,
+                      _mm256_load_si256(reinterpret_cast<const __m256i *>(wt)));
         storeBytes(idx + i / 8 * ib, pack8(q, ib), (n * ib + 7) / 8);
-        __m256 zero = _mm256_castsi256_ps(
-            _mm256_cmpeq_epi32(q, _mm256_setzero_si256()));
+        __m256 zero =
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(q, _mm256_setzero_si256()));
         sign[i / 8] = uint8_t(_mm256_movemask_ps(_mm256_andnot_ps(zero, x)));
       }
     }
@@ -364,7 +438,7 @@ QODA_AVX2 std::string validateSegmentAvx2(const LevelTable &lt,
   }
   if (!_mm256_testz_si256(bad, bad))
     return validateSegmentRef(lt, seg, r); // it words the error
-  if (i < r.end || r.end == r.len) // tail and padding: the reference
+  if (i < r.end || r.end == r.len)         // tail and padding: the reference
     return validateSegmentRef(lt, seg, {r.len, r.coord0, i, r.end});
   return "";
 }
@@ -386,8 +460,8 @@ QODA_AVX2 void accumulateSegmentAvx2(const LevelTable &lt, const uint8_t *seg,
     for (; i + 8 <= b1; i += 8) {
       __m256i q = unpack8(loadBytes(idx + i / 8 * ib, ib), ib);
       __m256 x = _mm256_mul_ps(scale, levelsOf(lt, vt, q));
-      __m256 neg = _mm256_and_ps(_mm256_castsi256_ps(signLanes(sign[i / 8])),
-                                 signBit);
+      __m256 neg =
+          _mm256_and_ps(_mm256_castsi256_ps(signLanes(sign[i / 8])), signBit);
       x = _mm256_xor_ps(x, neg);
       _mm256_storeu_ps(sum + i, _mm256_add_ps(_mm256_loadu_ps(sum + i), x));
     }
@@ -395,11 +469,11 @@ QODA_AVX2 void accumulateSegmentAvx2(const LevelTable &lt, const uint8_t *seg,
       unsigned n = unsigned(b1 - i);
       __m256i q = unpack8(loadBytes(idx + i / 8 * ib, (n * ib + 7) / 8), ib);
       alignas(32) float x[8];
-      _mm256_store_ps(x, _mm256_xor_ps(
-                             _mm256_mul_ps(scale, levelsOf(lt, vt, q)),
-                             _mm256_and_ps(_mm256_castsi256_ps(
-                                               signLanes(sign[i / 8])),
-                                           signBit)));
+      _mm256_store_ps(
+          x, _mm256_xor_ps(
+                 _mm256_mul_ps(scale, levelsOf(lt, vt, q)),
+                 _mm256_and_ps(_mm256_castsi256_ps(signLanes(sign[i / 8])),
+                               signBit)));
       for (unsigned k = 0; k < n; ++k)
         sum[i + k] += x[k];
     }

@@ -112,8 +112,7 @@ struct RangeBytes {
   uint64_t idxBegin, idxEnd, signBegin, signEnd;
 };
 RangeBytes rangeBytes(const SegmentRange &r, unsigned ib) {
-  return {r.begin * ib / 8, (r.end * ib + 7) / 8, r.begin / 8,
-          (r.end + 7) / 8};
+  return {r.begin * ib / 8, (r.end * ib + 7) / 8, r.begin / 8, (r.end + 7) / 8};
 }
 
 } // namespace
@@ -170,8 +169,7 @@ std::string validateSegmentRef(const LevelTable &lt, const uint8_t *seg,
              std::to_string(r.coord0 + i) + " exceeds the type's " +
              std::to_string(lt.numLevels()) + " levels";
     if (q == 0 && getBits(sign, i, 1))
-      return "negative zero code at coordinate " +
-             std::to_string(r.coord0 + i);
+      return "negative zero code at coordinate " + std::to_string(r.coord0 + i);
   }
   if (r.end == r.len) {
     if (getBits(idx, r.len * ib, unsigned(sz.indexBytes * 8 - r.len * ib)) ||

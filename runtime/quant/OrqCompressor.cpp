@@ -51,7 +51,7 @@ public:
         warm_ ? type_.levels : quantileLevels(p, numLevels_);
     std::vector<float> l = coordinateDescent(p, init, 100);
     Schedule check = singleTypeSchedule(l, type_.bucketSize);
-    if (check.validate(0).empty() || l.size() != numLevels_)
+    if (!check.validate(0).empty() || l.size() != numLevels_)
       return;
     type_.levels = std::move(l);
     warm_ = true;
@@ -69,7 +69,8 @@ public:
     h.payloadBytes = payload(n);
     writeHeader(h, out);
     std::memcpy(out + kHeaderBytes, type_.levels.data(), 4ull * numLevels_);
-    encodeSegment(lt, {v, {n, 0, 0, n}, key, out + kHeaderBytes + 4 * numLevels_},
+    encodeSegment(lt,
+                  {v, {n, 0, 0, n}, key, out + kHeaderBytes + 4 * numLevels_},
                   kernel_);
     stats_.messages++;
     stats_.coords += n;
@@ -81,8 +82,8 @@ public:
                                float *sum, uint64_t n,
                                uint64_t step) const override {
     MessageHeader h;
-    std::string err = checkHeader(msg, size, CompressorId::Orq, hash_, n,
-                                  step, payload(n), false, h);
+    std::string err = checkHeader(msg, size, CompressorId::Orq, hash_, n, step,
+                                  payload(n), false, h);
     if (!err.empty())
       return err;
     TypeSchedule t = type_;

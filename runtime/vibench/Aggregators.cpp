@@ -14,7 +14,15 @@ namespace qoda::vibench {
 /// The quantization library's compressors that need no schedule; its
 /// "fp16" is offered as "q-fp16" next to the collective's own fp16 codec.
 static std::vector<std::string> quantNames() {
-  return {"fp32", "q-fp16", "bf16", "qsgd", "nuqsgd"};
+  std::vector<std::string> out;
+  for (const std::string &n : quant::compressorNames())
+    if (n != "layerwise")
+      out.push_back(n == "fp16" ? "q-fp16" : n);
+  return out;
+}
+
+bool hiddenCompressorState(const std::string &compressor) {
+  return compressor == "orq" || compressor == "bingrad";
 }
 
 std::vector<std::string> compressorNames() {
@@ -30,7 +38,7 @@ std::vector<std::string> collectiveNames() {
 }
 
 quant::Schedule blockSchedule(const problems::Problem &p, unsigned bits,
-                              unsigned bucket) {
+                              unsigned bucket, quant::Norm norm) {
   if (bits < 1 || bits > 8)
     throw std::invalid_argument("--bits must be 1..8 for layerwise, got " +
                                 std::to_string(bits));
@@ -39,8 +47,9 @@ quant::Schedule blockSchedule(const problems::Problem &p, unsigned bits,
     quant::TypeSchedule t;
     t.levels = quant::uniformLevels((1u << bits) - 1);
     t.bucketSize = bucket;
-    s.segments.push_back({b.offset, b.size,
-                          static_cast<std::uint32_t>(s.types.size())});
+    t.norm = norm;
+    s.segments.push_back(
+        {b.offset, b.size, static_cast<std::uint32_t>(s.types.size())});
     s.types.push_back(t);
   }
   return s;
@@ -88,8 +97,9 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
   comm::CodecFactory make;
   std::unique_ptr<comm::MessageCodec> codecA;
   if (o.compressor == "layerwise") {
-    quant::Schedule s =
-        o.schedule ? *o.schedule : blockSchedule(problem, o.bits, o.bucket);
+    quant::Schedule s = o.schedule
+                            ? *o.schedule
+                            : blockSchedule(problem, o.bits, o.bucket, o.norm);
     std::string err = s.validate(dim);
     if (!err.empty())
       throw std::invalid_argument("the schedule does not fit the " +
@@ -123,7 +133,16 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     quant::CompressorOptions q;
     q.bits = o.bits;
     q.bucketSize = o.bucket;
+    q.norm = o.norm;
     std::string qname = o.compressor == "q-fp16" ? "fp16" : o.compressor;
+    // Error feedback belongs to one encoder and one stream of vectors; in
+    // (b) a worker's chunk codec also re-quantizes the reduced chunk.
+    if (qname == "bingrad" && o.collective != "allgather" &&
+        o.collective != "pipelined")
+      throw std::invalid_argument(
+          "bingrad (error feedback) runs with --collective allgather or "
+          "pipelined only: in scatter-reduce one encoder would mix its own "
+          "chunk's residual with the reduced chunk's");
     std::uint64_t seed = o.seed;
     make = [=](std::size_t off, std::size_t n) {
       // Chunks of one worker must not share random streams.
@@ -138,13 +157,16 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
   if (collective == "auto") {
     double msg = static_cast<double>(codecA->messageBytes() +
                                      comm::CompressedAggregator::kHeaderBytes);
-    comm::CollectiveChoice c = comm::chooseCollective(comm, msg);
+    auto probe = make(0, dim); // timing encodes must not advance codecA
+    comm::CodecCost cost = comm::measureCodecCost(comm, *probe);
+    comm::CollectiveChoice c =
+        comm::chooseCollective(comm, msg, static_cast<double>(dim), cost);
     collective = c.collective;
     if (choice)
       *choice = c;
   }
-  auto agg = build(collective, comm, dim, make, std::move(layout),
-                   std::move(codecA));
+  auto agg =
+      build(collective, comm, dim, make, std::move(layout), std::move(codecA));
   if (o.refit)
     agg->enableRefit(o.plan);
   return agg;

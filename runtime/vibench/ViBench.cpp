@@ -62,8 +62,10 @@ struct Args {
   double noiseAbs = 0.1, noiseRel = 0;
   std::uint64_t seed = 1;
   unsigned bucket = 1024;
+  quant::Norm norm = quant::Norm::L2;
   std::string schedule; ///< schedule file (layerwise)
   std::string refit = "0,200,1000,5000/10000";
+  bool refitGiven = false;
   bool json = false;
   int points = 20; ///< log-spaced report points
   std::string onNonFinite = "stop";
@@ -119,7 +121,8 @@ std::vector<std::string> nameList(const std::string &flag, const std::string &v,
       for (const std::string &k : known)
         all += (all.empty() ? "" : ", ") + k;
       throw std::invalid_argument(flag + ": unknown name '" + item +
-                                  "' (expected a list of: " + all + ", or all)");
+                                  "' (expected a list of: " + all +
+                                  ", or all)");
     }
     out.push_back(item);
   }
@@ -179,11 +182,17 @@ Args parse(const std::vector<std::string> &a) {
         throw std::invalid_argument("--dim expects an integer >= 1");
       r.dim = static_cast<std::size_t>(s);
       r.dimGiven = true;
+    } else if (f == "--norm") {
+      if (v != "l2" && v != "linf")
+        throw std::invalid_argument("--norm expects l2 or linf, got '" + v +
+                                    "'");
+      r.norm = v == "l2" ? quant::Norm::L2 : quant::Norm::Linf;
     } else if (f == "--schedule")
       r.schedule = v;
     else if (f == "--refit") {
       comm::RefitPlan::parse(v); // validate now, clear error
       r.refit = v;
+      r.refitGiven = true;
     } else if (f == "--lr")
       r.opt.lr = number(f, v);
     else if (f == "--lr-gamma")
@@ -230,17 +239,23 @@ Args parse(const std::vector<std::string> &a) {
   if ((r.checkpointAt > 0) != !r.checkpoint.empty())
     throw std::invalid_argument(
         "--checkpoint PATH and --checkpoint-at STEP go together");
-  std::size_t runs =
-      r.optimizers.size() * r.compressors.size() * r.bits.size();
+  std::size_t runs = r.optimizers.size() * r.compressors.size() * r.bits.size();
   if (runs > 1 && (!r.checkpoint.empty() || !r.resume.empty()))
     throw std::invalid_argument(
         "--checkpoint/--resume take one optimizer, compressor and --bits");
   bool layerwise = false;
-  for (const std::string &c : r.compressors)
+  for (const std::string &c : r.compressors) {
     layerwise |= c == "layerwise";
-  if (!r.schedule.empty() && !layerwise)
-    throw std::invalid_argument("--schedule is used by --compressor "
-                                "layerwise; add it to --compressor");
+    if (hiddenCompressorState(c) &&
+        (!r.checkpoint.empty() || !r.resume.empty()))
+      throw std::invalid_argument(
+          "--checkpoint/--resume cannot restore " + c +
+          "'s internal state (kept inside the quantization library)");
+  }
+  if ((!r.schedule.empty() || r.refitGiven) && !layerwise)
+    throw std::invalid_argument("--schedule and --refit are used by "
+                                "--compressor layerwise; add it to "
+                                "--compressor");
   return r;
 }
 
@@ -273,6 +288,7 @@ void runOne(const Run &r) {
   ao.collective = a.collective;
   ao.bits = r.bits;
   ao.bucket = a.bucket;
+  ao.norm = a.norm;
   ao.seed = a.seed;
   quant::Schedule sched;
   if (r.compressor == "layerwise") {
@@ -293,6 +309,8 @@ void runOne(const Run &r) {
         << "\",\"model_measured\":" << (choice.measured ? "true" : "false")
         << ",\"alpha_us\":" << choice.model.alpha * 1e6
         << ",\"beta_GBps\":" << choice.model.beta / 1e9
+        << ",\"encode_ns_per_coord\":" << choice.codec.encode * 1e9
+        << ",\"decode_ns_per_coord\":" << choice.codec.decode * 1e9
         << ",\"model_allgather_s\":" << choice.predictedAllgather
         << ",\"model_scatter_reduce_s\":" << choice.predictedScatterReduce
         << "}";
@@ -300,13 +318,15 @@ void runOne(const Run &r) {
       l << "collective auto: " << choice.collective
         << (choice.measured ? "" : " (no model: " + choice.note + ")")
         << "; model (alpha " << choice.model.alpha * 1e6 << " us, beta "
-        << choice.model.beta / 1e9 << " GB/s) predicts (a) "
+        << choice.model.beta / 1e9 << " GB/s; codec "
+        << choice.codec.encode * 1e9 << "/" << choice.codec.decode * 1e9
+        << " ns/coord encode/decode) predicts (a) "
         << choice.predictedAllgather * 1e3 << " ms, (b) "
         << choice.predictedScatterReduce * 1e3 << " ms per call";
     std::cout << l.str() << std::endl;
   }
-  std::string collective = a.collective == "auto" ? choice.collective
-                                                  : a.collective;
+  std::string collective =
+      a.collective == "auto" ? choice.collective : a.collective;
   std::vector<comm::Segment> layout;
   if (r.file)
     for (const schedule::ParamEntry &p : r.file->params)
@@ -356,6 +376,15 @@ void runOne(const Run &r) {
     agg->load(in);
     oracle.loadState(comm::readString(in));
   }
+  // The progress line is redrawn at most 5 times a second, and after every
+  // report line (which erases it first).
+  auto lastDraw = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  auto drawProgress = [&](long t) {
+    std::cerr << "\r\033[K[run " << r.index << "/" << r.total << " "
+              << r.optimizer << "/" << r.compressor << " step " << t << "/"
+              << a.steps << "]" << std::flush;
+    lastDraw = std::chrono::steady_clock::now();
+  };
   std::string tag = "\"optimizer\":\"" + r.optimizer + "\",\"compressor\":\"" +
                     r.compressor + "\",\"bits\":" + std::to_string(r.bits);
   for (long t = first; t <= a.steps; ++t) {
@@ -384,6 +413,8 @@ void runOne(const Run &r) {
       if (!out.flush())
         throw std::runtime_error("cannot write checkpoint " + path);
     }
+    if (progress && t < a.steps && seconds(lastDraw) > 0.2)
+      drawProgress(t);
     if (t != nextReport && t != a.steps)
       continue;
     nextReport = std::max(
@@ -415,9 +446,7 @@ void runOne(const Run &r) {
       std::cerr << "\r\033[K";
     std::cout << line.str() << std::endl;
     if (progress && t < a.steps)
-      std::cerr << "[run " << r.index << "/" << r.total << " " << r.optimizer
-                << "/" << r.compressor << " step " << t << "/" << a.steps
-                << "]" << std::flush;
+      drawProgress(t);
   }
   const comm::LevelRefitter *refit = agg->refitter();
   if (lead) {
@@ -432,8 +461,9 @@ void runOne(const Run &r) {
     double aggPerCall = (stepSeconds - oracleSeconds) / calls;
     double bitsPerCoord = 8.0 * static_cast<double>(st.bytesSent) /
                           (calls * static_cast<double>(problem.dim()));
-    double model = collective == "scatter-reduce" ? choice.predictedScatterReduce
-                                                  : choice.predictedAllgather;
+    double model = collective == "scatter-reduce"
+                       ? choice.predictedScatterReduce
+                       : choice.predictedAllgather;
     std::ostringstream line;
     if (a.json) {
       line << "{\"summary\":true,\"problem\":\"" << a.problem << "\"," << tag
@@ -454,8 +484,8 @@ void runOne(const Run &r) {
            << ",\"x_fnv1a\":\"" << std::hex << fnv1a(opt->x()) << std::dec
            << "\",\"wall_s\":" << wall << "}";
     } else {
-      line << r.optimizer << "/" << r.compressor << " on " << a.problem
-           << " (" << collective << "): " << opt->collectivesPerStep()
+      line << r.optimizer << "/" << r.compressor << " on " << a.problem << " ("
+           << collective << "): " << opt->collectivesPerStep()
            << " collective(s)/step, " << perStep << " B sent/step/worker ("
            << bitsPerCoord << " bit/coord/call), " << aggPerCall * 1e3
            << " ms/call";
@@ -490,7 +520,8 @@ std::string viUsage() {
   return "usage: qoda-bench vi [--problem bilinear|quadratic|blocks] "
          "[--optimizer LIST] [--compressor LIST] [--bits LIST] "
          "[--collective allgather|pipelined|scatter-reduce|auto] "
-         "[--bucket N] [--schedule FILE] [--refit PLAN|none] [--steps N] "
+         "[--bucket N] [--norm l2|linf] [--schedule FILE] [--refit PLAN|none] "
+         "[--steps N] "
          "[--dim D] [--lr LR] [--lr-gamma LR] [--q Q] "
          "[--noise-abs S] [--noise-rel S] [--seed N] [--points P] "
          "[--on-nonfinite stop|skip] [--inject-nan STEP:RANK] "
@@ -531,22 +562,25 @@ int runViBench(const std::vector<std::string> &argv) {
     else
       comm = std::make_unique<LocalCommunicator>();
     auto problem = problems::makeProblem(a.problem, a.dim, a.seed);
-    int total = static_cast<int>(a.optimizers.size() * a.compressors.size() *
-                                 a.bits.size());
-    int index = 0;
+    // Runs that ignore --bits happen once, not once per value.
+    struct Combo {
+      std::string opt, comp;
+      unsigned bits;
+    };
+    std::vector<Combo> combos;
     for (const std::string &o : a.optimizers)
       for (const std::string &c : a.compressors)
         for (unsigned b : a.bits) {
-          // Runs that ignore --bits happen once, not once per value.
-          bool usesBits = c == "qsgd" || c == "nuqsgd" ||
+          bool usesBits = c == "qsgd" || c == "nuqsgd" || c == "cgx" ||
+                          c == "cgx-stochastic" || c == "orq" ||
                           (c == "layerwise" && a.schedule.empty());
-          if (!usesBits && b != a.bits.front()) {
-            --total;
-            continue;
-          }
-          runOne({a, *comm, *problem, a.schedule.empty() ? nullptr : &file,
-                  o, c, usesBits ? b : 0, ++index, total});
+          if (usesBits || b == a.bits.front())
+            combos.push_back({o, c, usesBits ? b : 0});
         }
+    int index = 0, total = static_cast<int>(combos.size());
+    for (const Combo &c : combos)
+      runOne({a, *comm, *problem, a.schedule.empty() ? nullptr : &file, c.opt,
+              c.comp, c.bits, ++index, total});
     comm->barrier();
     return 0;
   } catch (const std::invalid_argument &e) {

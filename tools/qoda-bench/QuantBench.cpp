@@ -1,7 +1,7 @@
 // `qoda-bench quant`: throughput of the quantization kernels against plain
 // memory passes measured in the same run (the machine is shared and noisy, so
 // only ratios to the same-run baselines are meaningful). GB/s counts fp32
-// input bytes (4 n). One thread.
+// input bytes (4 n). The baselines run on one thread; kernels on --threads.
 #include "GradientReport.h"
 #include "qoda/quant/Compressor.h"
 
@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct Options {
   size_t maxSize = size_t(256) << 20;
   std::vector<std::string> compressors{"qsgd"};
   std::vector<unsigned> bits{4};
+  std::vector<unsigned> threads{1};
+  Kernel kernel = Kernel::Fast;
   uint32_t bucket = 1024;
   unsigned peers = 4;
   double minSeconds = 0.2;
@@ -36,6 +39,7 @@ void usage(FILE *out) {
       "usage: qoda-bench quant [--json] [--quick] [--min-size BYTES]\n"
       "         [--max-size BYTES] [--compressors a,b,...] [--bits b,...]\n"
       "         [--bucket N] [--peers K] [--min-time SECONDS]\n"
+      "         [--threads t,...] [--kernel fast|reference]\n"
       "       qoda-bench quant --gradients DIR [--json] [--bits b,...]\n"
       "         [--bucket N]   (variance and bits/coord on recorded "
       "gradients)\n"
@@ -78,19 +82,34 @@ std::vector<std::string> splitList(const char *s) {
   return out;
 }
 
-/// Seconds per call of f, repeating until minSeconds have passed.
-template <typename F> double timeIt(F &&f, double minSeconds) {
+/// Seconds per call: wall clock, and CPU time of the whole process (all
+/// threads). On a shared, oversubscribed machine the wall clock mostly
+/// measures scheduling; the CPU time measures the work (for one thread the
+/// two agree on an idle machine).
+struct Timing {
+  double wall = 0, cpu = 0;
+};
+
+double processCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+/// Repeats f until minSeconds of wall time have passed.
+template <typename F> Timing timeIt(F &&f, double minSeconds) {
   using Clock = std::chrono::steady_clock;
   f(); // warm-up (page faults, caches)
   unsigned reps = 0;
   auto t0 = Clock::now();
+  double c0 = processCpuSeconds();
   double elapsed = 0;
   do {
     f();
     ++reps;
     elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   } while (elapsed < minSeconds);
-  return elapsed / reps;
+  return {elapsed / reps, (processCpuSeconds() - c0) / reps};
 }
 
 volatile float gSink; // keeps the read pass from being optimised away
@@ -144,6 +163,25 @@ int runQuantBench(int argc, char **argv) {
           return bad(a, v);
         o.bits.push_back(unsigned(x));
       }
+    } else if (a == "--threads") {
+      const char *v = value("--threads");
+      o.threads.clear();
+      for (const std::string &t : splitList(v)) {
+        int x = std::atoi(t.c_str());
+        if (x < 1 || x > 256)
+          return bad(a, v);
+        o.threads.push_back(unsigned(x));
+      }
+      if (o.threads.empty())
+        return bad(a, v);
+    } else if (a == "--kernel") {
+      std::string v = value("--kernel");
+      if (v == "fast")
+        o.kernel = Kernel::Fast;
+      else if (v == "reference")
+        o.kernel = Kernel::Reference;
+      else
+        return bad(a, v.c_str());
     } else if (a == "--bucket") {
       const char *v = value("--bucket");
       long x = std::atol(v);
@@ -187,7 +225,7 @@ int runQuantBench(int argc, char **argv) {
     std::normal_distribution<float> d;
     for (float &x : v)
       x = d(g);
-    double tRead = timeIt(
+    Timing tRead = timeIt(
         [&] {
           float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
           size_t i = 0;
@@ -202,66 +240,82 @@ int runQuantBench(int argc, char **argv) {
           gSink = s0 + s1 + s2 + s3;
         },
         o.minSeconds);
-    double tCopy =
+    Timing tCopy =
         timeIt([&] { std::memcpy(dst.data(), v.data(), n * 4); }, o.minSeconds);
     for (const std::string &name : o.compressors) {
       for (unsigned b : o.bits) {
-        CompressorOptions co;
-        co.bits = b;
-        co.bucketSize = o.bucket;
-        std::unique_ptr<Compressor> c;
-        try {
-          c = makeCompressor(name, co);
-        } catch (const std::exception &e) {
-          std::fprintf(stderr, "qoda-bench quant: %s\n", e.what());
-          return 2;
+        for (unsigned th : o.threads) {
+          CompressorOptions co;
+          co.bits = b;
+          co.bucketSize = o.bucket;
+          co.threads = th;
+          co.kernel = o.kernel;
+          std::unique_ptr<Compressor> c;
+          try {
+            c = makeCompressor(name, co);
+          } catch (const std::exception &e) {
+            std::fprintf(stderr, "qoda-bench quant: %s\n", e.what());
+            return 2;
+          }
+          std::vector<std::vector<uint8_t>> msgs(o.peers);
+          for (unsigned k = 0; k < o.peers; ++k) {
+            msgs[k].resize(c->maxMessageBytes(n));
+            msgs[k].resize(c->encode(v.data(), n, {1, 0, k}, msgs[k].data()));
+          }
+          std::vector<uint8_t> out(c->maxMessageBytes(n));
+          Timing tQuant = timeIt(
+              [&] {
+                c->encode(v.data(), n, {1, 0, 0}, out.data());
+              },
+              o.minSeconds);
+          std::string err;
+          Timing tDecode = timeIt(
+              [&] {
+                for (unsigned k = 0; k < o.peers && err.empty(); ++k)
+                  err = c->decodeAccumulate(msgs[k].data(), msgs[k].size(),
+                                            1.0f / o.peers, sum.data(), n, 0);
+              },
+              o.minSeconds);
+          if (!err.empty()) {
+            std::fprintf(stderr, "qoda-bench quant: decode failed: %s\n",
+                         err.c_str());
+            return 1;
+          }
+          double gb = double(n) * 4 / 1e9;
+          // decode_accumulate_gbps: fp32 bytes of all K peers' vectors per
+          // second, i.e. K * 4 n / time.
+          double bitsPerCoord = 8.0 * double(msgs[0].size()) / double(n);
+          std::string kernel =
+              o.kernel == Kernel::Reference ? "reference" : fastKernelName();
+          double q = gb / tQuant.wall, d = gb * o.peers / tDecode.wall,
+                 r = gb / tRead.wall, m = gb / tCopy.wall;
+          double qc = gb / tQuant.cpu, dc = gb * o.peers / tDecode.cpu,
+                 rc = gb / tRead.cpu, mc = gb / tCopy.cpu;
+          if (o.json)
+            std::printf(
+                "{\"compressor\": \"%s\", \"bits\": %u, \"bucket\": %u, "
+                "\"threads\": %u, \"kernel\": \"%s\", \"bytes\": %zu, "
+                "\"peers\": %u, \"bits_per_coord\": %.4f, "
+                "\"quantize_gbps\": %.3f, \"decode_accumulate_gbps\": %.3f, "
+                "\"read_gbps\": %.3f, \"memcpy_gbps\": %.3f, "
+                "\"quantize_over_read\": %.4f, "
+                "\"decode_accumulate_over_read\": %.4f, "
+                "\"quantize_cpu_gbps\": %.3f, "
+                "\"decode_accumulate_cpu_gbps\": %.3f, "
+                "\"read_cpu_gbps\": %.3f, \"memcpy_cpu_gbps\": %.3f, "
+                "\"quantize_over_read_cpu\": %.4f}\n",
+                name.c_str(), b, o.bucket, th, kernel.c_str(), bytes, o.peers,
+                bitsPerCoord, q, d, r, m, q / r, d / r, qc, dc, rc, mc,
+                qc / rc);
+          else
+            std::printf("%-14s bits=%u bucket=%u threads=%u kernel=%s "
+                        "size=%zuB quantize=%.2f decode_acc=%.2f read=%.2f "
+                        "memcpy=%.2f GB/s (quantize/read=%.3f; CPU time: "
+                        "quantize=%.2f read=%.2f GB/s)\n",
+                        name.c_str(), b, o.bucket, th, kernel.c_str(), bytes, q,
+                        d, r, m, q / r, qc, rc);
+          std::fflush(stdout);
         }
-        std::vector<std::vector<uint8_t>> msgs(o.peers);
-        for (unsigned k = 0; k < o.peers; ++k) {
-          msgs[k].resize(c->maxMessageBytes(n));
-          msgs[k].resize(c->encode(v.data(), n, {1, 0, k}, msgs[k].data()));
-        }
-        std::vector<uint8_t> out(c->maxMessageBytes(n));
-        uint64_t step = 0;
-        double tQuant = timeIt(
-            [&] {
-              c->encode(v.data(), n, {1, step, 0}, out.data());
-            },
-            o.minSeconds);
-        std::string err;
-        double tDecode = timeIt(
-            [&] {
-              for (unsigned k = 0; k < o.peers && err.empty(); ++k)
-                err = c->decodeAccumulate(msgs[k].data(), msgs[k].size(),
-                                          1.0f / o.peers, sum.data(), n, 0);
-            },
-            o.minSeconds);
-        if (!err.empty()) {
-          std::fprintf(stderr, "qoda-bench quant: decode failed: %s\n",
-                       err.c_str());
-          return 1;
-        }
-        double gb = double(n) * 4 / 1e9;
-        // decode_accumulate_gbps: fp32 bytes of all K peers' vectors per
-        // second, i.e. K * 4 n / time.
-        double bitsPerCoord = 8.0 * double(msgs[0].size()) / double(n);
-        if (o.json)
-          std::printf("{\"compressor\": \"%s\", \"bits\": %u, \"bucket\": %u, "
-                      "\"threads\": 1, \"bytes\": %zu, \"peers\": %u, "
-                      "\"bits_per_coord\": %.4f, \"quantize_gbps\": %.3f, "
-                      "\"decode_accumulate_gbps\": %.3f, \"read_gbps\": %.3f, "
-                      "\"memcpy_gbps\": %.3f, \"quantize_over_read\": %.4f}\n",
-                      name.c_str(), b, o.bucket, bytes, o.peers, bitsPerCoord,
-                      gb / tQuant, gb * o.peers / tDecode, gb / tRead,
-                      gb / tCopy, tRead / tQuant);
-        else
-          std::printf("%-8s bits=%u bucket=%u size=%zuB quantize=%.2f "
-                      "decode_acc=%.2f read=%.2f memcpy=%.2f GB/s "
-                      "(quantize/read=%.3f)\n",
-                      name.c_str(), b, o.bucket, bytes, gb / tQuant,
-                      gb * o.peers / tDecode, gb / tRead, gb / tCopy,
-                      tRead / tQuant);
-        std::fflush(stdout);
       }
     }
   }

@@ -8,7 +8,7 @@
 
 // X(name, function, help)
 #define QODA_BENCH_SUBCOMMANDS(X)                                              \
-  X("quant", runQuantBench, "quantize/pack and decode/accumulate throughput") \
+  X("quant", runQuantBench, "quantize/pack and decode/accumulate throughput")  \
   X("vi", runViBenchCommand,                                                   \
     "monotone VI games: every optimiser and compressor (run under qoda-run)")
 

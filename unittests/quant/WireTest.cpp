@@ -87,7 +87,8 @@ TEST(Wire, HeaderFieldsChecked) {
   m.push_back(0);
   uint64_t payload = m.size() - kHeaderBytes;
   std::memcpy(m.data() + 32, &payload, 8);
-  EXPECT_NE(f.decode(m).find("expected from the configuration"), std::string::npos);
+  EXPECT_NE(f.decode(m).find("expected from the configuration"),
+            std::string::npos);
   // A different schedule (other bits) has another hash.
   Fixture g("qsgd", 3);
   EXPECT_NE(f.decode(g.msg), "");

@@ -187,9 +187,9 @@ static int scatterReduce(Communicator &c) {
 static int pipelined(Communicator &c) {
   const std::size_t n = 10007;
   int K = c.size();
-  PipelinedAggregator agg(
-      c, n, 5,
-      [](std::size_t, std::size_t d) { return std::make_unique<Fp16Codec>(d); });
+  PipelinedAggregator agg(c, n, 5, [](std::size_t, std::size_t d) {
+    return std::make_unique<Fp16Codec>(d);
+  });
   for (int round = 0; round < 3; ++round) {
     std::vector<float> v = vectorOf(c.rank(), round, n);
     AggregateStats st;
@@ -227,8 +227,11 @@ static qoda::quant::Schedule testSchedule() {
   h.kind = q::TypeKind::Fp16;
   f.kind = q::TypeKind::Fp32;
   s.types = {a, b, h, f};
-  s.segments = {{0, 1500, 0}, {1500, 37, 3}, {1537, 2000, 1},
-                {3537, 63, 2}, {3600, 2400, 0}};
+  s.segments = {{0, 1500, 0},
+                {1500, 37, 3},
+                {1537, 2000, 1},
+                {3537, 63, 2},
+                {3600, 2400, 0}};
   return s;
 }
 
@@ -246,8 +249,7 @@ static int layerwise(Communicator &c) {
   for (const LayoutSegment &l : layout)
     comp += l.compressed ? l.segment.size : 0;
   CompressedAggregator agg(
-      c, layout,
-      std::make_unique<ScheduleCodec>(cs, 0, comp, 7, c.rank()));
+      c, layout, std::make_unique<ScheduleCodec>(cs, 0, comp, 7, c.rank()));
   std::vector<std::unique_ptr<ScheduleCodec>> refs;
   for (int k = 0; k < K; ++k)
     refs.push_back(std::make_unique<ScheduleCodec>(cs, 0, comp, 7, k));
@@ -267,8 +269,7 @@ static int layerwise(Communicator &c) {
             rawSum[l.segment.offset + i] += vk[l.segment.offset + i];
       std::vector<std::uint8_t> msg(refs[k]->messageBytes());
       refs[k]->encode(packed.data(), msg.data());
-      const std::uint8_t *got = agg.gathered().data() +
-                                k * agg.messageBytes() +
+      const std::uint8_t *got = agg.gathered().data() + k * agg.messageBytes() +
                                 CompressedAggregator::kHeaderBytes;
       if (std::memcmp(got, msg.data(), msg.size()) != 0) {
         std::cerr << "rank " << k << "'s message differs from the reference "
@@ -282,11 +283,12 @@ static int layerwise(Communicator &c) {
     }
     std::size_t j = 0;
     for (const LayoutSegment &l : layout)
-      for (std::size_t i = l.segment.offset; i < l.segment.offset + l.segment.size;
-           ++i) {
+      for (std::size_t i = l.segment.offset;
+           i < l.segment.offset + l.segment.size; ++i) {
         float want = l.compressed ? sum[j++] * (1.0f / K) : rawSum[i] / K;
         bool ok = l.compressed ? mean[i] == want
-                               : std::fabs(mean[i] - want) <= 1e-5f * (1 + std::fabs(want));
+                               : std::fabs(mean[i] - want) <=
+                                     1e-5f * (1 + std::fabs(want));
         if (!ok) {
           std::cerr << "layer-wise mean differs from the reference at " << i
                     << ": " << mean[i] << " vs " << want << "\n";
@@ -394,8 +396,8 @@ static int refit(Communicator &c) {
       return 1;
     }
   }
-  std::cout << "refits at completed steps 0, 2, 5, 8; identical tables on "
-            << K << " ranks\n";
+  std::cout << "refits at completed steps 0, 2, 5, 8; identical tables on " << K
+            << " ranks\n";
   return 0;
 }
 

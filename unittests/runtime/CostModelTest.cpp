@@ -25,3 +25,14 @@ TEST(CostModel, Predictions) {
   EXPECT_EQ(chooseCompressedCollective({0, 1e9}, 16, 1e6), "scatter-reduce");
   EXPECT_EQ(chooseCompressedCollective({1e-3, 1e9}, 2, 10), "allgather");
 }
+
+TEST(CostModel, CodecWorkInPredictions) {
+  AlphaBeta m{0, 1e9};
+  CodecCost c{1e-9, 2e-9}; // 1 ns encode, 2 ns decode per coordinate
+  // (a): transport + N encode + (K+1) N decode.
+  EXPECT_DOUBLE_EQ(predictCompressedAllgather(m, c, 4, 1e6, 1e6),
+                   3e-3 + 1e6 * (1e-9 + 5 * 2e-9));
+  // (b): transport + N (1 + 1/K) encode + 2N decode.
+  EXPECT_DOUBLE_EQ(predictCompressedScatterReduce(m, c, 4, 1e6, 1e6),
+                   1.5e-3 + 1e6 * (1.25e-9 + 2 * 2e-9));
+}

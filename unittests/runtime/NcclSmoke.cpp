@@ -9,8 +9,12 @@
 
 int main() {
   int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::cout << "no GPU: skipped\n";
+  cudaError_t err = cudaGetDeviceCount(&devices);
+  if (err != cudaSuccess || devices == 0) {
+    std::cout << "skipped: no usable CUDA GPU on this machine ("
+              << (err != cudaSuccess ? cudaGetErrorString(err) : "0 devices")
+              << "); the NCCL communicator is compiled and linked but only "
+                 "runs where a GPU is present\n";
     return 77;
   }
   try {

@@ -51,9 +51,8 @@ public:
 
 /// Builds the codec for coordinates [offset, offset + n) of the vector
 /// (collectives (b) and pipelined cut the vector into chunks).
-using CodecFactory =
-    std::function<std::unique_ptr<MessageCodec>(std::size_t offset,
-                                                std::size_t n)>;
+using CodecFactory = std::function<std::unique_ptr<MessageCodec>(
+    std::size_t offset, std::size_t n)>;
 
 /// IEEE half precision, round to nearest even: a deterministic codec, also
 /// the "fp16" option for uncompressed segments.

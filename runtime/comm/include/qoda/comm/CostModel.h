@@ -8,6 +8,12 @@
 //   scatter-reduce + all-gather (b):  2(K-1) alpha + 2(K-1)/K * m / beta
 //                                     (m: the compressed size of the whole
 //                                     vector; chunks re-quantized)
+// The compressed collectives also encode and decode on the CPU; with the
+// codec's measured seconds per coordinate (CodecCost), per worker and N
+// coordinates:
+//   (a): encode N, decode (K+1) N (all K messages, and its own for QODA's
+//        step-size statistics)
+//   (b): encode N (1 + 1/K) (K chunks, then the reduced one), decode 2N
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -29,6 +35,18 @@ double predictAllgather(const AlphaBeta &m, int workers, double messageBytes);
 double predictScatterReduceAllgather(const AlphaBeta &m, int workers,
                                      double messageBytes);
 
+/// Seconds per coordinate of a codec's encode and decode (measured).
+struct CodecCost {
+  double encode = 0, decode = 0;
+};
+/// Collective (a) / (b) including the codec's work (see above).
+double predictCompressedAllgather(const AlphaBeta &m, const CodecCost &c,
+                                  int workers, double coords,
+                                  double messageBytes);
+double predictCompressedScatterReduce(const AlphaBeta &m, const CodecCost &c,
+                                      int workers, double coords,
+                                      double messageBytes);
+
 /// "allgather" or "scatter-reduce" (whichever the model predicts faster).
 std::string chooseCompressedCollective(const AlphaBeta &m, int workers,
                                        double messageBytes);
@@ -40,23 +58,36 @@ AlphaBeta fitAlphaBeta(int workers, double smallBytes, double smallTime,
                        double largeBytes, double largeTime);
 
 /// Measures the link: all-gathers of `smallBytes` and `largeBytes` per
-/// worker (a few repetitions after a warm-up), rank 0's timings broadcast so
+/// worker (the fastest of a few after a warm-up; if the fit fails, once more
+/// with a 4x larger message), rank 0's timings broadcast so
 /// every rank fits the same model and makes the same choice. Returns false
 /// and sets `why` when the timings give no positive alpha/beta. A
 /// collective on every rank (call it on all at the same point).
 bool measureAlphaBeta(Communicator &comm, std::size_t smallBytes,
                       std::size_t largeBytes, AlphaBeta &out, std::string &why);
 
+class MessageCodec;
+/// Times `codec` (a scratch instance: encoding advances its random key) on
+/// a synthetic vector, scaled by LOCAL_WORLD_SIZE / cores when the local
+/// workers outnumber the cores (they all code at once in a collective);
+/// rank 0's numbers are broadcast, so every rank uses the same ones. A
+/// collective on every rank.
+CodecCost measureCodecCost(Communicator &comm, MessageCodec &codec);
+
 /// The automatic choice between collectives (a) and (b) for one message.
 struct CollectiveChoice {
   std::string collective; ///< "allgather" or "scatter-reduce"
   AlphaBeta model;
+  CodecCost codec;
   double predictedAllgather = 0, predictedScatterReduce = 0; ///< seconds
   bool measured = false; ///< false: the fit failed, (a) chosen by default
   std::string note;      ///< why there is no model, if so
 };
 /// Measures the link with messages of about the compressed size and picks
-/// the collective the model predicts faster (identical on every rank).
-CollectiveChoice chooseCollective(Communicator &comm, double messageBytes);
+/// the collective the model (transport + the given codec cost for `coords`
+/// coordinates) predicts faster; identical on every rank.
+CollectiveChoice chooseCollective(Communicator &comm, double messageBytes,
+                                  double coords = 0,
+                                  const CodecCost &codec = {});
 
 } // namespace qoda::comm

@@ -33,24 +33,22 @@ double entropyBitsWeighted(const std::vector<double> &counts);
 /// Expected number of coordinates at each level index, per type (empty for
 /// cast types), under the stochastic quantizer of schedule s on v (closed
 /// form: coordinate i adds 1 - p_i to level j and p_i to level j + 1).
-std::vector<std::vector<double>> expectedIndexCounts(const Schedule &s,
-                                                     const float *v,
-                                                     uint64_t n);
+std::vector<std::vector<double>>
+expectedIndexCounts(const Schedule &s, const float *v, uint64_t n);
 
 /// Expected bits per coordinate of the level indices and signs (norms and
 /// headers excluded), averaged over the coordinates of level types.
 struct CodeLengths {
-  uint64_t coords = 0;      ///< coordinates of level types
-  double entropy = 0;       ///< sum_m d_m H_m / d: entropy of level indices
-  double fixedWidth = 0;    ///< indexBits + 1
-  double huffman = 0;       ///< Huffman of expected counts + sign if non-zero
-  double eliasGaps = 0;     ///< nonzero density x (E omega(gap) + bits + 1)
-  double entropyBound = 0;  ///< entropy + P(non-zero): no index coding beats
+  uint64_t coords = 0;     ///< coordinates of level types
+  double entropy = 0;      ///< sum_m d_m H_m / d: entropy of level indices
+  double fixedWidth = 0;   ///< indexBits + 1
+  double huffman = 0;      ///< Huffman of expected counts + sign if non-zero
+  double eliasGaps = 0;    ///< nonzero density x (E omega(gap) + bits + 1)
+  double entropyBound = 0; ///< entropy + P(non-zero): no index coding beats
 };
 /// Elias gaps are estimated with geometric gaps of the type's density of
 /// non-zero indices (the positions of non-zeros are modelled as independent).
-CodeLengths expectedCodeLengths(const Schedule &s, const float *v,
-                                uint64_t n);
+CodeLengths expectedCodeLengths(const Schedule &s, const float *v, uint64_t n);
 
 } // namespace qoda::quant
 

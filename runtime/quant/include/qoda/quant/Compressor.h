@@ -25,9 +25,10 @@ struct EncodeKey {
   uint32_t rank = 0;
 };
 
-/// Which implementation of the level-quantizer kernels runs. Both produce
-/// byte-identical messages; Fast is the AVX2 kernel when the CPU has AVX2
-/// and the bucket size is a multiple of 8, else the reference.
+/// Which implementation of the level-quantizer and fp16-cast kernels runs.
+/// Both produce byte-identical messages and identical sums; Fast is the AVX2
+/// kernel when the CPU has AVX2 (level types: and the bucket size is a
+/// multiple of 8; fp16: and F16C), else the scalar reference.
 enum class Kernel : uint8_t { Fast = 0, Reference = 1 };
 
 /// Options of makeCompressor. `bits` = level-index bits (sign not counted):
@@ -43,7 +44,7 @@ struct CompressorOptions {
   Schedule schedule; ///< used by "layerwise" only
   Kernel kernel = Kernel::Fast;
   /// Threads of one encode/decode call of the level quantizers (qsgd,
-  /// nuqsgd, layerwise, orq); work is split at bucket boundaries, so the
+  /// nuqsgd, layerwise); work is split at bucket boundaries, so the
   /// message does not depend on it. 1 = the calling thread only.
   unsigned threads = 1;
 };

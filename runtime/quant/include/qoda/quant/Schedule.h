@@ -27,7 +27,7 @@ enum class TypeKind : uint8_t { Levels = 0, Fp32 = 1, Fp16 = 2, Bf16 = 3 };
 /// One type: levels 0 = l_0 < l_1 < ... < l_{a+1} = 1 plus settings.
 struct TypeSchedule {
   TypeKind kind = TypeKind::Levels;
-  std::vector<float> levels;  ///< including the end points 0 and 1 (Levels only)
+  std::vector<float> levels; ///< including the end points 0 and 1 (Levels only)
   uint32_t bucketSize = 1024; ///< coordinates per norm bucket [choice]
   Norm norm = Norm::L2;
   NormPrecision normPrecision = NormPrecision::Fp32;

@@ -27,11 +27,11 @@ enum class CompressorId : uint8_t {
   Fp32 = 1,
   Fp16 = 2,
   Bf16 = 3,
-  Levels = 4,  ///< stochastic level quantizer (qsgd, nuqsgd, layerwise)
-  Cgx = 5,     ///< max-min quantizer, nearest rounding
+  Levels = 4,   ///< stochastic level quantizer (qsgd, nuqsgd, layerwise)
+  Cgx = 5,      ///< max-min quantizer, nearest rounding
   CgxStoch = 6, ///< max-min quantizer, stochastic rounding
-  Orq = 7,     ///< level quantizer with levels sent in the message
-  BinGrad = 8, ///< two values per bucket, error feedback
+  Orq = 7,      ///< level quantizer with levels sent in the message
+  BinGrad = 8,  ///< two values per bucket, error feedback
 };
 
 struct MessageHeader {

@@ -15,14 +15,16 @@ namespace qoda::vibench {
 
 struct AggregatorOptions {
   /// "none" (fp32 all-reduce), "fp16" (the collective's own codec), the
-  /// quantization library's "fp32", "q-fp16", "bf16", "qsgd", "nuqsgd"
-  /// (global: one level sequence, buckets over the whole vector), or
-  /// "layerwise" (the schedule's types).
+  /// quantization library's compressors ("fp32", "q-fp16", "bf16", "qsgd",
+  /// "nuqsgd", "cgx", "cgx-stochastic", "orq", "bingrad": global, one level
+  /// sequence or rule, buckets over the whole vector), or "layerwise" (the
+  /// schedule's types).
   std::string compressor = "none";
   /// "allgather" (a), "scatter-reduce" (b), "pipelined" (a, overlapped) or
   /// "auto" (the alpha-beta model picks (a) or (b) on the measured link).
   std::string collective = "allgather";
-  unsigned bits = 4, bucket = 1024; ///< global quantizers; layerwise default
+  unsigned bits = 4, bucket = 1024;   ///< global quantizers; layerwise default
+  quant::Norm norm = quant::Norm::L2; ///< bucket norm, likewise
   std::uint64_t seed = 1;
   /// layerwise: the schedule (from a schedule file); null: one type per
   /// problem block, `bits` uniform levels (re-fitted if refit is on).
@@ -41,9 +43,13 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
 
 /// One type per block of the problem, `bits` index bits of uniform levels.
 quant::Schedule blockSchedule(const problems::Problem &p, unsigned bits,
-                              unsigned bucket);
+                              unsigned bucket, quant::Norm norm);
 
 std::vector<std::string> compressorNames();
+/// Compressors whose state (orq's warm-started levels, bingrad's error
+/// feedback) the quantization library keeps internally: such runs cannot be
+/// checkpointed bit for bit.
+bool hiddenCompressorState(const std::string &compressor);
 std::vector<std::string> collectiveNames();
 
 } // namespace qoda::vibench

@@ -1,0 +1,187 @@
+//===- AggregatorSpec.cpp - Python options -> comm::Aggregator ------------===//
+#include "AggregatorSpec.h"
+
+#include "qoda/comm/CompressedAggregator.h"
+#include "qoda/comm/LevelRefit.h"
+#include "qoda/comm/QuantCodec.h"
+#include "qoda/comm/ScatterReduceAggregator.h"
+#include "qoda/comm/ScheduleCodec.h"
+#include "qoda/quant/Compressor.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace qoda::python {
+
+namespace {
+
+std::string joined(const std::vector<std::string> &v) {
+  std::string s;
+  for (const std::string &x : v)
+    s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+/// The library's "fp16" is offered as "q-fp16", next to the collective's
+/// own "fp16" codec (the same naming as qoda-bench vi).
+std::string libraryName(const std::string &c) {
+  return c == "q-fp16" ? "fp16" : c;
+}
+
+std::vector<comm::Segment> namedLayout(const std::vector<LayoutEntry> &l) {
+  std::vector<comm::Segment> out;
+  std::size_t off = 0;
+  for (const LayoutEntry &e : l) {
+    out.push_back({e.name, off, e.size});
+    off += e.size;
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<std::string> compressorChoices() {
+  std::vector<std::string> n = {"none", "fp16"};
+  for (const std::string &q : quant::compressorNames())
+    if (q != "layerwise")
+      n.push_back(q == "fp16" ? "q-fp16" : q);
+  n.push_back("layerwise");
+  return n;
+}
+
+quant::Schedule
+concatSchedules(const std::vector<schedule::ScheduleFile> &files) {
+  quant::Schedule out;
+  std::uint64_t base = 0;
+  for (const schedule::ScheduleFile &f : files) {
+    quant::Schedule s = f.quantSchedule();
+    auto firstType = static_cast<std::uint32_t>(out.types.size());
+    for (const quant::TypeSchedule &t : s.types)
+      out.types.push_back(t);
+    for (const quant::Segment &seg : s.segmentsFor(f.numCoords))
+      out.segments.push_back(
+          {base + seg.offset, seg.length, firstType + seg.type});
+    base += f.numCoords;
+  }
+  return out;
+}
+
+std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
+                                                  comm::Communicator &comm) {
+  std::size_t dim = 0;
+  for (const LayoutEntry &e : spec.layout)
+    dim += e.size;
+  if (dim == 0)
+    throw std::invalid_argument("there are no coordinates to optimise (no "
+                                "parameters, or only empty ones)");
+  const std::vector<std::string> choices = compressorChoices();
+  if (std::find(choices.begin(), choices.end(), spec.compressor) ==
+      choices.end())
+    throw std::invalid_argument("unknown compressor '" + spec.compressor +
+                                "' (expected one of: " + joined(choices) + ")");
+  if (spec.collective != "allgather" && spec.collective != "scatter-reduce")
+    throw std::invalid_argument("unknown collective '" + spec.collective +
+                                "' (expected allgather or scatter-reduce)");
+  if (spec.onNonFinite != "stop" && spec.onNonFinite != "skip")
+    throw std::invalid_argument("unknown on_nonfinite '" + spec.onNonFinite +
+                                "' (expected stop or skip)");
+  if (spec.norm != "l2" && spec.norm != "linf")
+    throw std::invalid_argument("unknown norm '" + spec.norm +
+                                "' (expected l2 or linf)");
+  const bool layerwise = spec.compressor == "layerwise";
+  if (layerwise && spec.schedules.empty())
+    throw std::invalid_argument(
+        "compressor 'layerwise' needs a schedule file for every parameter "
+        "group (qoda-compile writes OUT/schedule.json)");
+  if (!layerwise && !spec.schedules.empty())
+    throw std::invalid_argument("a schedule applies to compressor "
+                                "'layerwise' only, not '" +
+                                spec.compressor + "'");
+  if (!layerwise && spec.refit != "none")
+    throw std::invalid_argument("level re-fitting applies to compressor "
+                                "'layerwise' only");
+  // Parse the plan before any collective, so a typo fails on every rank.
+  comm::RefitPlan plan = comm::RefitPlan::parse(spec.refit);
+
+  const auto rank = static_cast<std::uint32_t>(comm.rank());
+  const std::uint64_t seed = spec.seed;
+  std::unique_ptr<comm::Aggregator> agg;
+  if (spec.compressor == "none") {
+    agg = std::make_unique<comm::AllreduceAggregator>(comm, dim);
+  } else if (layerwise) {
+    quant::Schedule s = concatSchedules(spec.schedules);
+    std::string err = s.validate(dim);
+    if (!err.empty())
+      throw std::invalid_argument("the schedule files do not fit the " +
+                                  std::to_string(dim) +
+                                  " parameters' coordinates: " + err);
+    if (spec.collective == "scatter-reduce") {
+      agg = std::make_unique<comm::ScatterReduceAggregator>(
+          comm, dim, [s, seed, rank](std::size_t off, std::size_t n) {
+            return std::make_unique<comm::ScheduleCodec>(s, off, n, seed,
+                                                         rank);
+          });
+    } else {
+      // (a): fp32 types through the fp32 all-reduce, the rest in the message.
+      std::vector<comm::LayoutSegment> layout = comm::compressedLayout(s, dim);
+      std::size_t comp = 0;
+      for (const comm::LayoutSegment &l : layout)
+        comp += l.compressed ? l.segment.size : 0;
+      agg = std::make_unique<comm::CompressedAggregator>(
+          comm, std::move(layout),
+          std::make_unique<comm::ScheduleCodec>(
+              comm::compressedSchedule(s, dim), 0, comp, seed, rank));
+    }
+  } else {
+    comm::CodecFactory make;
+    if (spec.compressor == "fp16") {
+      make = [](std::size_t, std::size_t n) {
+        return std::make_unique<comm::Fp16Codec>(n);
+      };
+    } else {
+      quant::CompressorOptions q;
+      q.bits = spec.bits;
+      q.bucketSize = spec.bucket;
+      q.norm = spec.norm == "linf" ? quant::Norm::Linf : quant::Norm::L2;
+      std::string name = libraryName(spec.compressor);
+      quant::makeCompressor(name, q); // bad bits/bucket fail here, clearly
+      make = [=](std::size_t off, std::size_t n) {
+        // Chunks of one worker must not share random streams.
+        return std::make_unique<comm::QuantCodec>(
+            quant::makeCompressor(name, q), n,
+            seed + 0x9e3779b97f4a7c15ull * off, rank);
+      };
+    }
+    std::vector<comm::LayoutSegment> layout;
+    std::size_t off = 0, comp = 0;
+    for (const LayoutEntry &e : spec.layout) {
+      layout.push_back({{e.name, off, e.size}, e.compressed});
+      off += e.size;
+      comp += e.compressed ? e.size : 0;
+    }
+    if (spec.collective == "scatter-reduce") {
+      if (comp != dim)
+        throw std::invalid_argument(
+            "collective 'scatter-reduce' compresses every coordinate; send "
+            "no parameter uncompressed (uncompressed_1d=False) or use "
+            "collective 'allgather'");
+      agg = std::make_unique<comm::ScatterReduceAggregator>(comm, dim, make);
+    } else {
+      if (comp == 0)
+        throw std::invalid_argument(
+            "every parameter is sent uncompressed (all are 1-D and "
+            "uncompressed_1d=True): use compressor 'none'");
+      agg = std::make_unique<comm::CompressedAggregator>(comm, std::move(layout),
+                                                         make(0, comp));
+    }
+  }
+  agg->setLayout(namedLayout(spec.layout));
+  agg->setNonFinitePolicy(spec.onNonFinite == "skip"
+                              ? comm::NonFinitePolicy::Skip
+                              : comm::NonFinitePolicy::Stop);
+  if (spec.refit != "none")
+    agg->enableRefit(plan);
+  return agg;
+}
+
+} // namespace qoda::python

@@ -1,0 +1,61 @@
+//===- AggregatorSpec.h - Python options -> comm::Aggregator ----*- C++ -*-===//
+//
+// What the Python binding asks for, in plain C++ (no pybind11 here), so the
+// choice of collective and codec is one function over the runtime's public
+// API: the fp32 all-reduce, a global compressor of the quantization library,
+// the collective's fp16 codec, or the layer-wise codec of one or more
+// schedule files (a GAN has one per model, concatenated in layout order).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "qoda/comm/Aggregator.h"
+#include "qoda/schedule/ScheduleFile.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qoda::python {
+
+/// One parameter of the flat vector, in layout order.
+struct LayoutEntry {
+  std::string name;
+  std::size_t size = 0;
+  /// Global compressors only: false sends it through the fp32 all-reduce
+  /// (Q-GenX practice for biases and norms). Layer-wise runs take this
+  /// from the schedule's types instead.
+  bool compressed = true;
+};
+
+struct AggregatorSpec {
+  std::vector<LayoutEntry> layout;
+  /// "none" (fp32 all-reduce), "fp16" (the collective's codec), a name of
+  /// quant::compressorNames() except "layerwise" ("fp16" of the library is
+  /// "q-fp16"), or "layerwise" (needs `schedules`).
+  std::string compressor = "none";
+  unsigned bits = 4;
+  std::uint32_t bucket = 1024;
+  std::string norm = "l2"; ///< l2 | linf
+  /// Layer-wise: schedule files whose parameters, concatenated, are the
+  /// layout (same sizes in the same order; names are checked by the caller).
+  std::vector<schedule::ScheduleFile> schedules;
+  std::string collective = "allgather"; ///< allgather | scatter-reduce
+  std::uint64_t seed = 0;
+  std::string refit = "none"; ///< a comm::RefitPlan text, layer-wise only
+  std::string onNonFinite = "stop"; ///< stop | skip
+};
+
+/// The compressor names build() accepts.
+std::vector<std::string> compressorChoices();
+
+/// One quant::Schedule over the concatenation of `files` (types appended,
+/// segments shifted by the coordinates before each file).
+quant::Schedule concatSchedules(const std::vector<schedule::ScheduleFile> &files);
+
+/// Builds the aggregator; throws std::invalid_argument with a message
+/// naming the bad option and the valid choices.
+std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
+                                                  comm::Communicator &comm);
+
+} // namespace qoda::python

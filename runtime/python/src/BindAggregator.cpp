@@ -1,0 +1,101 @@
+//===- BindAggregator.cpp - qoda.Aggregator -------------------------------===//
+#include "AggregatorSpec.h"
+#include "Handles.h"
+
+#include "qoda/comm/LevelRefit.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+namespace qoda::python {
+
+void bindAggregator(py::module_ &m) {
+  m.def("compressor_names", &compressorChoices,
+        "Compressor names qoda.Aggregator accepts.");
+  py::class_<AggregatorHandle, std::shared_ptr<AggregatorHandle>>(
+      m, "Aggregator",
+      "The mean over all workers of one flat float32 vector, through the "
+      "fp32 all-reduce or a compressed collective.")
+      .def(py::init([](std::shared_ptr<CommHandle> comm,
+                       const std::vector<std::tuple<std::string, std::size_t,
+                                                    bool>> &layout,
+                       const std::string &compressor, unsigned bits,
+                       std::uint32_t bucket, const std::string &norm,
+                       const std::vector<std::shared_ptr<
+                           schedule::ScheduleFile>> &schedules,
+                       const std::string &collective, std::uint64_t seed,
+                       const std::string &refit,
+                       const std::string &onNonFinite) {
+             if (!comm)
+               throw py::value_error("Aggregator: communicator is None");
+             AggregatorSpec spec;
+             for (const auto &[name, size, compressed] : layout)
+               spec.layout.push_back({name, size, compressed});
+             spec.compressor = compressor;
+             spec.bits = bits;
+             spec.bucket = bucket;
+             spec.norm = norm;
+             for (const auto &s : schedules) {
+               if (!s)
+                 throw py::value_error("Aggregator: a schedule is None");
+               spec.schedules.push_back(*s);
+             }
+             spec.collective = collective;
+             spec.seed = seed;
+             spec.refit = refit;
+             spec.onNonFinite = onNonFinite;
+             auto h = std::make_shared<AggregatorHandle>();
+             h->comm = comm;
+             h->dim = 0;
+             for (const LayoutEntry &e : spec.layout)
+               h->dim += e.size;
+             h->agg = buildAggregator(spec, *comm->comm);
+             return h;
+           }),
+           py::arg("comm"), py::arg("layout"), py::arg("compressor") = "none",
+           py::arg("bits") = 4, py::arg("bucket") = 1024,
+           py::arg("norm") = "l2",
+           py::arg("schedules") =
+               std::vector<std::shared_ptr<schedule::ScheduleFile>>{},
+           py::arg("collective") = "allgather", py::arg("seed") = 0,
+           py::arg("refit") = "none", py::arg("on_nonfinite") = "stop",
+           "layout: [(name, numel, compressed)] in the order of the flat "
+           "vector. All ranks must pass the same arguments.")
+      .def_property_readonly("dim",
+                             [](const AggregatorHandle &h) { return h.dim; })
+      .def_property_readonly(
+          "name", [](const AggregatorHandle &h) { return h.agg->name(); })
+      .def_property_readonly("refits",
+                             [](const AggregatorHandle &h) -> std::uint64_t {
+                               const comm::LevelRefitter *r =
+                                   h.agg->refitter();
+                               return r ? r->refits() : 0;
+                             })
+      .def(
+          "mean",
+          [](AggregatorHandle &h,
+             py::array_t<float, py::array::c_style | py::array::forcecast> v) {
+            if (static_cast<std::size_t>(v.size()) != h.dim)
+              throw py::value_error("Aggregator.mean: expected " +
+                                    std::to_string(h.dim) + " floats, got " +
+                                    std::to_string(v.size()));
+            py::array_t<float> out(static_cast<py::ssize_t>(h.dim));
+            const float *in = v.data();
+            float *o = out.mutable_data();
+            comm::AggregateStats s;
+            {
+              py::gil_scoped_release nogil;
+              h.agg->mean(in, o, s);
+            }
+            py::dict d;
+            d["sum_sq"] = s.sumSq;
+            d["sum_sq_diff"] = s.sumSqDiff;
+            d["skipped"] = s.skipped;
+            return py::make_tuple(out, d);
+          },
+          py::arg("v"),
+          "The mean over all workers of v (one collective on every rank); "
+          "returns (mean, {sum_sq, sum_sq_diff, skipped}).");
+}
+
+} // namespace qoda::python

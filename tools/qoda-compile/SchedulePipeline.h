@@ -1,0 +1,35 @@
+//===- SchedulePipeline.h - model -> schedule for qoda-compile --*- C++ -*-===//
+//
+// qoda-compile's budget options (--bits-per-coordinate, --compression-ratio,
+// --num-types, --gradient-profile) and the compiler pipeline they configure
+// (qoda-schedule-pipeline of lib/Transforms, then exportSchedule).
+//
+//===----------------------------------------------------------------------===//
+#ifndef QODA_COMPILE_SCHEDULEPIPELINE_H
+#define QODA_COMPILE_SCHEDULEPIPELINE_H
+
+#include "qoda/schedule/ScheduleFile.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace qoda {
+
+/// The first pipeline option given on the command line ("--num-types",
+/// ...), or "" if none.
+std::string pipelineOptionGiven();
+
+/// Runs the schedule pipeline on the imported `module` and exports the
+/// schedule. Diagnostics go to the context's handler; `err` gets a summary.
+mlir::LogicalResult runSchedulePipeline(mlir::ModuleOp module,
+                                        const std::string &modelPath,
+                                        schedule::ScheduleFile &out,
+                                        std::string &err);
+
+/// Writes the Graphviz layer map of a planned module; "" or the error.
+std::string writeLayerMap(mlir::ModuleOp module, const std::string &path);
+
+} // namespace qoda
+
+#endif

@@ -1,0 +1,93 @@
+// Single-process tests of the schedule codec, the layout split of
+// collective (a) and the refit plan.
+#include "qoda/comm/ScheduleCodec.h"
+#include "qoda/comm/LevelRefit.h"
+
+#include <gtest/gtest.h>
+
+using namespace qoda::comm;
+namespace q = qoda::quant;
+
+namespace {
+/// Levels type 0 on [0, 100) and [130, 200), fp32 type 1 on [100, 110),
+/// fp16 type 2 on [110, 130).
+q::Schedule mixed() {
+  q::Schedule s;
+  q::TypeSchedule lv, f32, f16;
+  lv.levels = q::uniformLevels(3);
+  lv.bucketSize = 32;
+  f32.kind = q::TypeKind::Fp32;
+  f16.kind = q::TypeKind::Fp16;
+  s.types = {lv, f32, f16};
+  s.segments = {{0, 100, 0}, {100, 10, 1}, {110, 20, 2}, {130, 70, 0}};
+  return s;
+}
+} // namespace
+
+TEST(ScheduleCodec, CastPartsAreExactAndLevelsUnbiasedInRange) {
+  ScheduleCodec codec(mixed(), 0, 200, 5, 0);
+  std::vector<float> v(200);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = 0.25f * static_cast<float>(int(i % 7) - 3); // exact in fp16
+  std::vector<std::uint8_t> msg(codec.messageBytes());
+  codec.encode(v.data(), msg.data());
+  std::vector<float> out(200, 0.0f);
+  codec.decodeAccumulate(msg.data(), out.data());
+  for (std::size_t i = 100; i < 130; ++i)
+    EXPECT_EQ(out[i], v[i]) << i; // fp32 and fp16 casts of exact values
+  for (std::size_t i : {0u, 50u, 150u, 199u}) // levels: sign kept or zero
+    EXPECT_TRUE(out[i] == 0 || (out[i] > 0) == (v[i] > 0)) << i;
+}
+
+TEST(ScheduleCodec, ChunkMessagesHaveFixedSize) {
+  // A chunk that starts inside a segment and covers parts of three.
+  ScheduleCodec chunk(mixed(), 90, 50, 5, 1);
+  std::vector<float> v(50, 1.0f), acc(50, 0.0f);
+  std::vector<std::uint8_t> msg(chunk.messageBytes());
+  chunk.encode(v.data(), msg.data());
+  chunk.decodeAccumulate(msg.data(), acc.data());
+  for (std::size_t i = 10; i < 40; ++i) // coordinates 100..129: casts
+    EXPECT_EQ(acc[i], 1.0f);
+  EXPECT_THROW(ScheduleCodec(mixed(), 150, 60, 5, 1), std::invalid_argument);
+}
+
+TEST(ScheduleCodec, SetScheduleKeepsLayout) {
+  ScheduleCodec codec(mixed(), 0, 200, 5, 0);
+  std::size_t bytes = codec.messageBytes();
+  q::Schedule s = mixed();
+  s.types[0].levels = {0.0f, 0.1f, 0.4f, 1.0f};
+  codec.setSchedule(s);
+  EXPECT_EQ(codec.messageBytes(), bytes);
+  EXPECT_EQ(codec.schedule()->types[0].levels, s.types[0].levels);
+  s.types[0].levels = {0.0f, 0.5f, 1.0f}; // another level count
+  EXPECT_THROW(codec.setSchedule(s), std::invalid_argument);
+}
+
+TEST(ScheduleCodec, CollectiveALayoutSendsFp32Uncompressed) {
+  std::vector<LayoutSegment> l = compressedLayout(mixed(), 200);
+  ASSERT_EQ(l.size(), 4u);
+  EXPECT_TRUE(l[0].compressed);
+  EXPECT_FALSE(l[1].compressed); // the fp32 type
+  EXPECT_TRUE(l[2].compressed);  // fp16 travels as a cast in the message
+  q::Schedule c = compressedSchedule(mixed(), 200);
+  ASSERT_EQ(c.segments.size(), 3u);
+  EXPECT_EQ(c.segments[1].offset, 100u);
+  EXPECT_EQ(c.segments[2].offset, 120u);
+  EXPECT_EQ(c.validate(190), "");
+}
+
+TEST(RefitPlan, ParseAndDue) {
+  RefitPlan d = RefitPlan::parse("0,200,1000,5000/10000");
+  EXPECT_EQ(d.str(), RefitPlan().str());
+  for (std::uint64_t s : {0u, 200u, 1000u, 5000u, 15000u, 25000u})
+    EXPECT_TRUE(d.due(s)) << s;
+  for (std::uint64_t s : {1u, 199u, 10000u, 14999u})
+    EXPECT_FALSE(d.due(s)) << s;
+  RefitPlan e = RefitPlan::parse("/50");
+  EXPECT_TRUE(e.due(0));
+  EXPECT_TRUE(e.due(100));
+  EXPECT_FALSE(e.due(75));
+  EXPECT_TRUE(RefitPlan::parse("none").steps.empty());
+  for (const char *bad : {"", "5,3", "1,,2", "a", "0/0", "3,"})
+    EXPECT_THROW(RefitPlan::parse(bad), std::invalid_argument) << bad;
+}
