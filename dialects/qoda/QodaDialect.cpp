@@ -112,8 +112,8 @@ LogicalResult LayerTypeOp::verify() {
       return emitOpError() << "levels must start at 0 and end at 1";
     for (size_t i = 1; i < l.size(); ++i)
       if (!(l[i] > l[i - 1]))
-        return emitOpError() << "levels must be strictly increasing (level "
-                             << i << ")";
+        return emitOpError()
+               << "levels must be strictly increasing (level " << i << ")";
     if (std::optional<uint64_t> bits = getBits())
       if (*bits >= 31 || (uint64_t(1) << *bits) < l.size())
         return emitOpError() << "has " << l.size() << " levels, more than "

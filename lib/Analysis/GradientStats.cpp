@@ -80,8 +80,7 @@ static double inverseNormal(double p) {
   }
   double q = p - 0.5, r = q * q;
   return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) *
-         q /
-         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+         q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
 RolePrior priorFor(const LayerFeatures &f) {
@@ -220,9 +219,8 @@ FailureOr<GradientProfile> loadGradientProfile(StringRef path, Location loc) {
       if (!bin || !w || !wu || *bin < 0 || *bin >= int64_t(kNumBins) ||
           !(*w >= 0) || !(*wu >= 0) || !std::isfinite(*w) ||
           !std::isfinite(*wu))
-        return fail(where + ".hist[" + Twine(k) +
-                    "]: expected [bin in [0, " + Twine(kNumBins) +
-                    "), weight >= 0, weighted u >= 0]");
+        return fail(where + ".hist[" + Twine(k) + "]: expected [bin in [0, " +
+                    Twine(kNumBins) + "), weight >= 0, weighted u >= 0]");
       e.stats.dist.w[*bin] += *w;
       e.stats.dist.wu[*bin] += *wu;
     }

@@ -32,20 +32,28 @@ bool isOneOf(StringRef s, std::initializer_list<StringRef> set) {
 
 /// Ops a weight passes through unchanged in content (layout/type only).
 bool isPassThrough(StringRef op) {
-  return isOneOf(op, {"Identity", "Transpose", "Cast", "Unsqueeze", "Squeeze",
-                      "Reshape"});
+  return isOneOf(
+      op, {"Identity", "Transpose", "Cast", "Unsqueeze", "Squeeze", "Reshape"});
 }
 
 StringRef activationName(StringRef op) {
   static const std::pair<StringRef, StringRef> map[] = {
-      {"Relu", "relu"},           {"LeakyRelu", "leaky_relu"},
-      {"Sigmoid", "sigmoid"},     {"Tanh", "tanh"},
-      {"Gelu", "gelu"},           {"Erf", "gelu"},
-      {"Elu", "elu"},             {"Selu", "selu"},
-      {"HardSwish", "hard_swish"}, {"HardSigmoid", "hard_sigmoid"},
-      {"Clip", "clip"},           {"PRelu", "prelu"},
-      {"Softplus", "softplus"},   {"Mish", "mish"},
-      {"Softmax", "softmax"},     {"LogSoftmax", "softmax"}};
+      {"Relu", "relu"},
+      {"LeakyRelu", "leaky_relu"},
+      {"Sigmoid", "sigmoid"},
+      {"Tanh", "tanh"},
+      {"Gelu", "gelu"},
+      {"Erf", "gelu"},
+      {"Elu", "elu"},
+      {"Selu", "selu"},
+      {"HardSwish", "hard_swish"},
+      {"HardSigmoid", "hard_sigmoid"},
+      {"Clip", "clip"},
+      {"PRelu", "prelu"},
+      {"Softplus", "softplus"},
+      {"Mish", "mish"},
+      {"Softmax", "softmax"},
+      {"LogSoftmax", "softmax"}};
   for (auto &[k, v] : map)
     if (op == k)
       return v;
@@ -148,8 +156,8 @@ ParamUse primaryUse(ArrayRef<ParamUse> uses, StringRef role) {
 }
 
 bool isLayerRole(StringRef role) {
-  return isOneOf(role, {"conv_kernel", "dense_weight", "embedding",
-                        "rnn_weight"});
+  return isOneOf(role,
+                 {"conv_kernel", "dense_weight", "embedding", "rnn_weight"});
 }
 
 int64_t intAttr(NodeOp n, StringRef name, int64_t dflt) {
@@ -203,14 +211,14 @@ findBlocks(ArrayRef<std::pair<std::string, SmallVector<int64_t>>> params) {
     }
   };
   for (auto &[name, shape] : params)
-    forEachSplit(name, [&, &shape = shape](const std::string &prefix,
-                                           int64_t idx,
-                                           const std::string &member) {
-      std::string sig = member + ":";
-      for (int64_t d : shape)
-        sig += std::to_string(d) + ",";
-      inst[prefix][idx].push_back(sig);
-    });
+    forEachSplit(name,
+                 [&, &shape = shape](const std::string &prefix, int64_t idx,
+                                     const std::string &member) {
+                   std::string sig = member + ":";
+                   for (int64_t d : shape)
+                     sig += std::to_string(d) + ",";
+                   inst[prefix][idx].push_back(sig);
+                 });
   // Which prefixes are blocks; how many instances share each signature.
   std::map<std::string, std::map<int64_t, int64_t>> repeats;
   for (auto &[prefix, byIdx] : inst) {
@@ -224,9 +232,9 @@ findBlocks(ArrayRef<std::pair<std::string, SmallVector<int64_t>>> params) {
     }
     // A block: a named prefix with several instances sharing members (the
     // stages of a ResNet differ in their first instance, which downsamples).
-    bool isBlock = !prefix.empty() && byIdx.size() >= 2 &&
-                   llvm::any_of(memberCount,
-                                [](auto &c) { return c.second >= 2; });
+    bool isBlock =
+        !prefix.empty() && byIdx.size() >= 2 &&
+        llvm::any_of(memberCount, [](auto &c) { return c.second >= 2; });
     if (!isBlock)
       continue;
     for (auto &[idx, sig] : byIdx)
@@ -423,8 +431,8 @@ computeLayerFeatures(ModelOp model) {
             mix = n;
             break;
           }
-          if (isOneOf(n.getOpType(), {"Dropout", "Cast", "Identity",
-                                      "Reshape"}) &&
+          if (isOneOf(n.getOpType(),
+                      {"Dropout", "Cast", "Identity", "Reshape"}) &&
               idx == 0)
             work.push_back({n.getResult(0), d + 1});
         }
@@ -484,9 +492,9 @@ computeLayerFeatures(ModelOp model) {
         StringRef op = n.getOpType();
         bool isAct = !activationName(op).empty() && op != "Softmax" &&
                      op != "LogSoftmax";
-        if (isAct || isOneOf(op, {"Add", "Mul", "Div", "Sub", "Dropout",
-                                  "Identity", "Cast", "Pow", "Reshape",
-                                  "Transpose"}))
+        if (isAct ||
+            isOneOf(op, {"Add", "Mul", "Div", "Sub", "Dropout", "Identity",
+                         "Cast", "Pow", "Reshape", "Transpose"}))
           for (Value r : n.getResults())
             work.push_back({r, d + 1, act || isAct});
       }
@@ -517,9 +525,6 @@ computeLayerFeatures(ModelOp model) {
   for (PInfo &pi : params)
     names.push_back({pi.f.name, pi.f.shape});
   std::map<std::string, BlockInfo> blocks = findBlocks(names);
-  int64_t maxDepth = 0;
-  for (auto &[op, d] : nodeDepth)
-    maxDepth = std::max(maxDepth, d);
 
   std::vector<std::pair<ParamOp, LayerFeatures>> out;
   for (PInfo &pi : params) {
@@ -545,9 +550,9 @@ computeLayerFeatures(ModelOp model) {
       int64_t a = s[s.size() - 2], b = s.back();
       bool transposed = pi.hasPrimary && pi.primary.transposed;
       if (pi.hasPrimary && f.op == "Gemm")
-        transposed ^= intAttr(pi.primary.node,
-                              pi.primary.operand == 0 ? "transA" : "transB",
-                              0) != 0;
+        transposed ^=
+            intAttr(pi.primary.node,
+                    pi.primary.operand == 0 ? "transA" : "transB", 0) != 0;
       if (pi.hasPrimary && f.op == "MatMul" && pi.primary.operand == 0)
         transposed = !transposed; // W @ x: W is [out, in]
       f.fanIn = transposed ? b : a;
@@ -604,7 +609,6 @@ computeLayerFeatures(ModelOp model) {
     f.blockIndex = b.index;
     f.blockRepeats = b.repeats;
     f.blockMember = b.member;
-    (void)maxDepth;
     out.push_back({pi.op, f});
   }
   return out;
@@ -644,8 +648,9 @@ DictionaryAttr featuresToAttr(MLIRContext *ctx, const LayerFeatures &f) {
 FailureOr<LayerFeatures> featuresFromParam(ParamOp p) {
   auto d = p->getAttrOfType<DictionaryAttr>(kFeaturesAttr);
   if (!d)
-    return emitError(p.getLoc()) << "parameter '" << p.getSymName() << "' has no '" << kFeaturesAttr
-                         << "' attribute; run -qoda-layer-features first";
+    return emitError(p.getLoc())
+           << "parameter '" << p.getSymName() << "' has no '" << kFeaturesAttr
+           << "' attribute; run -qoda-layer-features first";
   LayerFeatures f;
   auto str = [&](StringRef k, std::string &out) {
     if (auto s = d.getAs<StringAttr>(k))
@@ -673,9 +678,11 @@ FailureOr<LayerFeatures> featuresFromParam(ParamOp p) {
   (void)str("block_member", f.blockMember);
   if (failed(i64("numel", f.numel)) || f.numel != type.getNumElements() ||
       f.role.empty())
-    return emitError(p.getLoc()) << "parameter '" << p.getSymName() << "' has a malformed '" << kFeaturesAttr
-                         << "' attribute (needs role and numel = "
-                         << type.getNumElements() << ")";
+    return emitError(p.getLoc())
+           << "parameter '" << p.getSymName() << "' has a malformed '"
+           << kFeaturesAttr
+           << "' attribute (needs role and numel = " << type.getNumElements()
+           << ")";
   (void)i64("fan_in", f.fanIn);
   (void)i64("fan_out", f.fanOut);
   (void)i64("depth", f.depth);

@@ -106,7 +106,7 @@ SchedulePlanner::SchedulePlanner(std::vector<PlanParam> params,
   }
 }
 
-const SchedulePlanner::Table &
+SchedulePlanner::Table &
 SchedulePlanner::tableFor(const std::vector<unsigned> &members) {
   auto it = tables_.find(members);
   if (it != tables_.end())
@@ -123,35 +123,50 @@ SchedulePlanner::tableFor(const std::vector<unsigned> &members) {
     dist.addScaled(params_[i].stats.dist, s);
   }
   t.points = dist.points();
-  const auto *global = members.size() == 0 ? nullptr : &globalLevels();
-  for (unsigned b = 1; b <= opts_.maxBits; ++b) {
-    std::vector<float> best = fitLevelsFast(t.points, initialLevels(t.points, b));
-    double bestCost = quant::mqvCost(t.points, best);
-    // Warm start from the global quantizer's levels too: the type's levels
-    // are then never worse than the global ones on its own distribution.
-    if (global && b - 1 < global->size()) {
-      std::vector<float> g = fitLevelsFast(t.points, (*global)[b - 1]);
-      double gc = quant::mqvCost(t.points, g);
-      if (gc < bestCost) {
-        best = std::move(g);
-        bestCost = gc;
-      }
-    }
-    // Narrow indices: polish with the library's coordinate descent, whose
-    // relocation moves leave the local minima the sweeps can stop in (cheap
-    // at <= 16 levels; wider tables are polished only once chosen).
-    if (b <= 4 && best.size() > 2 && !t.points.value.empty()) {
-      std::vector<float> l = quant::coordinateDescent(t.points, best, 100);
-      double c = quant::mqvCost(t.points, l);
-      if (c < bestCost) {
-        best = std::move(l);
-        bestCost = c;
-      }
-    }
-    t.levels.push_back(std::move(best));
-    t.cost.push_back(bestCost);
-  }
+  t.levels.resize(opts_.maxBits);
+  t.cost.assign(opts_.maxBits, -1.0); // < 0: not fitted yet
   return tables_.emplace(members, std::move(t)).first->second;
+}
+
+void SchedulePlanner::fit(Table &t, unsigned b) {
+  if (t.cost[b - 1] >= 0)
+    return;
+  std::vector<float> best = fitLevelsFast(t.points, initialLevels(t.points, b));
+  double bestCost = quant::mqvCost(t.points, best);
+  // Warm start from the global quantizer's levels too: the type's levels
+  // are then never worse than the global ones on its own distribution.
+  const auto &global = globalLevels();
+  if (b - 1 < global.size()) {
+    std::vector<float> g = fitLevelsFast(t.points, global[b - 1]);
+    double gc = quant::mqvCost(t.points, g);
+    if (gc < bestCost) {
+      best = std::move(g);
+      bestCost = gc;
+    }
+  }
+  // Narrow indices: polish with the library's coordinate descent, whose
+  // relocation moves leave the local minima the sweeps can stop in (cheap
+  // at <= 16 levels; wider tables are polished only once chosen).
+  if (b <= 4 && best.size() > 2 && !t.points.value.empty()) {
+    std::vector<float> l = quant::coordinateDescent(t.points, best, 100);
+    double c = quant::mqvCost(t.points, l);
+    if (c < bestCost) {
+      best = std::move(l);
+      bestCost = c;
+    }
+  }
+  t.levels[b - 1] = std::move(best);
+  t.cost[b - 1] = bestCost;
+}
+
+double SchedulePlanner::costAt(Table &t, unsigned b) {
+  fit(t, b);
+  return t.cost[b - 1];
+}
+
+const std::vector<float> &SchedulePlanner::levelsAt(Table &t, unsigned b) {
+  fit(t, b);
+  return t.levels[b - 1];
 }
 
 const std::vector<std::vector<float>> &SchedulePlanner::globalLevels() {
@@ -224,7 +239,7 @@ SchedulePlanner::plan(const std::vector<int> &typeOf, unsigned numTypes,
   for (size_t i = 0; i < params_.size(); ++i)
     if (typeOf[i] >= 0)
       members[typeOf[i]].push_back(unsigned(i));
-  std::vector<const Table *> tables;
+  std::vector<Table *> tables;
   for (unsigned m = 0; m < numTypes; ++m)
     tables.push_back(&tableFor(members[m]));
   std::vector<int64_t> nb = bucketsPerType(typeOf, numTypes);
@@ -267,7 +282,7 @@ SchedulePlanner::plan(const std::vector<int> &typeOf, unsigned numTypes,
         double w = front[m][i].bits + double(tables[m]->numel) * b;
         if (w > avail + 1e-6)
           continue;
-        next.push_back({w, front[m][i].var + shareOf(m) * tables[m]->cost[b - 1],
+        next.push_back({w, front[m][i].var + shareOf(m) * costAt(*tables[m], b),
                         int(i), (unsigned char)b});
       }
     std::sort(next.begin(), next.end(), [](const State &x, const State &y) {
@@ -307,15 +322,18 @@ SchedulePlanner::plan(const std::vector<int> &typeOf, unsigned numTypes,
 
   double totalBits = fixed;
   for (unsigned m = 0; m < numTypes; ++m) {
-    const Table &t = *tables[m];
+    Table &t = *tables[m];
     TypePlan tp;
     tp.bits = bits[m];
-    tp.levels = t.levels[bits[m] - 1];
-    tp.variance = t.cost[bits[m] - 1];
+    tp.levels = levelsAt(t, bits[m]);
+    tp.variance = costAt(t, bits[m]);
     if (polish && tp.levels.size() > 2 && !t.points.value.empty()) {
       // The library's coordinate descent (with relocation moves) from the
       // fast fit: it only ever lowers the cost.
-      std::vector<float> l = quant::coordinateDescent(t.points, tp.levels, 50);
+      // Relocation moves cost O(levels^2 * points) each: bounded rounds
+      // for wide indices.
+      std::vector<float> l =
+          quant::coordinateDescent(t.points, tp.levels, tp.bits <= 4 ? 50 : 4);
       double c = quant::mqvCost(t.points, l);
       if (c < tp.variance) {
         tp.levels = std::move(l);
@@ -342,7 +360,7 @@ SchedulePlanner::plan(const std::vector<int> &typeOf, unsigned numTypes,
   if (!all.empty()) {
     int64_t gnb = bucketsPerType(globalType, 1)[0];
     double gfixed = 32.0 * smallCoords_ + double(compressed) + 32.0 * gnb;
-    const Table &gt = tableFor(all);
+    Table &gt = tableFor(all);
     const auto &gl = globalLevels();
     unsigned gb = 0;
     for (unsigned b = 1; b <= opts_.maxBits; ++b)
@@ -375,7 +393,7 @@ SchedulePlanner::relaxedVariance(const std::vector<int> &typeOf,
   std::vector<int64_t> nb = bucketsPerType(typeOf, numTypes);
   double fixed = 32.0 * double(smallCoords_);
   double compressed = 0;
-  std::vector<const Table *> tables;
+  std::vector<Table *> tables;
   for (unsigned m = 0; m < numTypes; ++m) {
     tables.push_back(&tableFor(members[m]));
     fixed += double(tables[m]->numel) + 32.0 * double(nb[m]);
@@ -399,11 +417,11 @@ SchedulePlanner::relaxedVariance(const std::vector<int> &typeOf,
   std::vector<Seg> segs;
   double total = 0;
   for (unsigned m = 0; m < numTypes; ++m) {
-    const Table &t = *tables[m];
+    Table &t = *tables[m];
     double share = totalEnergy_ > 0 ? t.energy / totalEnergy_ : 0.0;
     std::vector<std::pair<double, double>> hull; // (bits, weighted cost)
     for (unsigned b = 1; b <= opts_.maxBits; ++b) {
-      std::pair<double, double> pt{double(b), share * t.cost[b - 1]};
+      std::pair<double, double> pt{double(b), share * costAt(t, b)};
       if (!hull.empty() && pt.second >= hull.back().second)
         continue; // no gain from more bits
       while (hull.size() >= 2) {
@@ -499,8 +517,8 @@ mlir::FailureOr<Clustering> SchedulePlanner::cluster(unsigned numTypes,
   // Agglomerative merging by the increase of expected variance at b0 index
   // bits, the width a uniform split of the budget gives.
   double perCoord = opts_.budgetBits - 1.0 - 32.0 / opts_.bucket;
-  unsigned b0 = unsigned(std::max(
-      1.0, std::min(double(opts_.maxBits), std::floor(perCoord))));
+  unsigned b0 = unsigned(
+      std::max(1.0, std::min(double(opts_.maxBits), std::floor(perCoord))));
   auto membersOf = [&](const std::vector<unsigned> &group) {
     std::vector<unsigned> m;
     for (unsigned a : group)
@@ -509,9 +527,9 @@ mlir::FailureOr<Clustering> SchedulePlanner::cluster(unsigned numTypes,
     return m;
   };
   auto costOf = [&](const std::vector<unsigned> &group) {
-    const Table &t = tableFor(membersOf(group));
+    Table &t = tableFor(membersOf(group));
     double share = totalEnergy_ > 0 ? t.energy / totalEnergy_ : 0.0;
-    return share * t.cost[b0 - 1];
+    return share * costAt(t, b0);
   };
   std::vector<std::vector<unsigned>> groups;
   for (unsigned a = 0; a < A; ++a)
@@ -529,8 +547,8 @@ mlir::FailureOr<Clustering> SchedulePlanner::cluster(unsigned numTypes,
         llvm::sort(u);
         // Merging never lowers the optimum; a negative difference is a
         // level fit that stopped early, so count it as free.
-        double d = std::max(
-            0.0, costOf(u) - costOf(groups[i]) - costOf(groups[j]));
+        double d =
+            std::max(0.0, costOf(u) - costOf(groups[i]) - costOf(groups[j]));
         // Relative tolerance: merges that cost nothing (identical
         // distributions) tie, and ties go to the first pair.
         if (std::isinf(best) || d < best - 1e-12 * std::max(1.0, best)) {

@@ -58,8 +58,8 @@ static const char *kUncompressed = "#d9d9d9";
 LogicalResult emitLayerMap(ModuleOp module, raw_ostream &os) {
   SmallVector<ModelOp> models(module.getBody()->getOps<ModelOp>());
   if (models.size() != 1)
-    return emitError(module.getLoc()) << "expected exactly one qoda.model, found "
-                              << models.size();
+    return emitError(module.getLoc())
+           << "expected exactly one qoda.model, found " << models.size();
   ModelOp model = models.front();
   Block &body = model.getBody().front();
 
@@ -75,11 +75,10 @@ LogicalResult emitLayerMap(ModuleOp module, raw_ostream &os) {
             : kUncompressed;
   }
   if (types.empty())
-    return emitError(model.getLoc())
-           << "model '" << model.getSymName()
-           << "' has no layer types; run qoda-opt "
-                                "--qoda-schedule-pipeline (or "
-                                "-qoda-cluster-types) first";
+    return emitError(model.getLoc()) << "model '" << model.getSymName()
+                                     << "' has no layer types; run qoda-opt "
+                                        "--qoda-schedule-pipeline (or "
+                                        "-qoda-cluster-types) first";
 
   // Layer nodes: users of trainable parameters, with their largest one.
   struct Layer {
@@ -95,8 +94,10 @@ LogicalResult emitLayerMap(ModuleOp module, raw_ostream &os) {
     if (!p.getTrainable())
       continue;
     if (!p->getAttrOfType<FlatSymbolRefAttr>(analysis::kTypeAttr))
-      return emitError(p.getLoc()) << "parameter '" << p.getSymName() << "' has no '" << analysis::kTypeAttr
-                           << "'; run qoda-opt --qoda-schedule-pipeline";
+      return emitError(p.getLoc())
+             << "parameter '" << p.getSymName() << "' has no '"
+             << analysis::kTypeAttr
+             << "'; run qoda-opt --qoda-schedule-pipeline";
     SmallVector<Value> work{p.getResult()};
     while (!work.empty()) {
       Value v = work.pop_back_val();
@@ -150,9 +151,10 @@ LogicalResult emitLayerMap(ModuleOp module, raw_ostream &os) {
                          : std::string("levels");
     else
       desc = t.getKind().str() + ", uncompressed";
-    os << "    legend_" << li << " [label=\"" << escape(name) << "\\n" << desc
-       << ", " << t.getNumParams() << " params, " << humanCount(t.getNumel())
-       << " coords\", fillcolor=\"" << colour[name] << "\"];\n";
+    os << "    legend_" << li << " [label=\"" << escape(name) << "\\n"
+       << desc << ", " << t.getNumParams() << " params, "
+       << humanCount(t.getNumel()) << " coords\", fillcolor=\"" << colour[name]
+       << "\"];\n";
     if (li > 0)
       os << "    legend_" << li - 1 << " -> legend_" << li
          << " [style=invis];\n";
@@ -164,8 +166,8 @@ LogicalResult emitLayerMap(ModuleOp module, raw_ostream &os) {
     ParamOp largest = l->params.front();
     int64_t best = -1;
     for (ParamOp p : l->params) {
-      int64_t n = p.getResult().getType().cast<RankedTensorType>()
-                      .getNumElements();
+      int64_t n =
+          p.getResult().getType().cast<RankedTensorType>().getNumElements();
       if (n > best) {
         best = n;
         largest = p;
@@ -180,8 +182,9 @@ LogicalResult emitLayerMap(ModuleOp module, raw_ostream &os) {
     os << "  n" << id[l->node] << " [label=\"";
     if (!name.empty())
       os << escape(name) << "\\n";
-    os << escape(l->node.getOpType()) << "\\n" << escape(largest.getSymName())
-       << " " << shapeString(largest.getResult().getType()) << "\\n"
+    os << escape(l->node.getOpType()) << "\\n"
+       << escape(largest.getSymName()) << " "
+       << shapeString(largest.getResult().getType()) << "\\n"
        << escape(type) << "\", fillcolor=\"" << fill << "\"];\n";
   }
 
@@ -234,9 +237,7 @@ void registerLayerMapTranslation() {
   TranslateFromMLIRRegistration reg(
       "emit-layer-map",
       "Write a Graphviz (dot) map of the layers coloured by layer type",
-      [](ModuleOp module, raw_ostream &os) {
-        return emitLayerMap(module, os);
-      },
+      [](ModuleOp module, raw_ostream &os) { return emitLayerMap(module, os); },
       [](DialectRegistry &registry) { registerAllDialects(registry); });
 }
 

@@ -14,8 +14,8 @@ namespace qoda {
 static FailureOr<ModelOp> singleModel(ModuleOp module) {
   SmallVector<ModelOp> models(module.getBody()->getOps<ModelOp>());
   if (models.size() != 1) {
-    emitError(module.getLoc()) << "expected exactly one qoda.model, found "
-                       << models.size();
+    emitError(module.getLoc())
+        << "expected exactly one qoda.model, found " << models.size();
     return failure();
   }
   return models.front();
@@ -44,16 +44,19 @@ FailureOr<schedule::ScheduleFile> exportSchedule(ModuleOp module) {
     e.name = t.getSymName().str();
     StringRef kind = t.getKind();
     if (!t.getBits() || !t.getPredictedVariance())
-      return emitError(t.getLoc()) << "layer type '" << t.getSymName() << "' has no bits/predicted_variance; run "
-                              "-qoda-plan-schedule";
+      return emitError(t.getLoc()) << "layer type '" << t.getSymName()
+                                   << "' has no bits/predicted_variance; run "
+                                      "-qoda-plan-schedule";
     e.bits = unsigned(*t.getBits());
     e.predictedVariance = t.getPredictedVariance()->convertToDouble();
     if (kind == "levels") {
       e.quant.kind = quant::TypeKind::Levels;
       if (!t.getLevels() || !t.getBucket() || !t.getNorm() ||
           !t.getNormPrecision() || !t.getCoding())
-        return emitError(t.getLoc()) << "layer type '" << t.getSymName() << "' lacks levels/bucket/norm/coding; run "
-                                "-qoda-plan-schedule";
+        return emitError(t.getLoc())
+               << "layer type '" << t.getSymName()
+               << "' lacks levels/bucket/norm/coding; run "
+                  "-qoda-plan-schedule";
       ArrayRef<float> l = *t.getLevels();
       e.quant.levels.assign(l.begin(), l.end());
       e.quant.bucketSize = uint32_t(*t.getBucket());
@@ -70,7 +73,8 @@ FailureOr<schedule::ScheduleFile> exportSchedule(ModuleOp module) {
       else if (prec == "fp16")
         e.quant.normPrecision = quant::NormPrecision::Fp16;
       else
-        return emitError(t.getLoc()) << "has unknown norm_precision '" << prec << "'";
+        return emitError(t.getLoc())
+               << "has unknown norm_precision '" << prec << "'";
       if (coding == "fixed")
         e.quant.coding = quant::Coding::FixedWidth;
       else if (coding == "huffman")
@@ -96,11 +100,14 @@ FailureOr<schedule::ScheduleFile> exportSchedule(ModuleOp module) {
       continue;
     auto ref = p->getAttrOfType<FlatSymbolRefAttr>(analysis::kTypeAttr);
     if (!ref)
-      return emitError(p.getLoc()) << "parameter '" << p.getSymName() << "' has no '" << analysis::kTypeAttr
-                           << "'; run qoda-opt --qoda-schedule-pipeline";
+      return emitError(p.getLoc())
+             << "parameter '" << p.getSymName() << "' has no '"
+             << analysis::kTypeAttr
+             << "'; run qoda-opt --qoda-schedule-pipeline";
     auto it = typeIndex.find(ref.getValue());
     if (it == typeIndex.end())
-      return emitError(p.getLoc()) << "parameter '" << p.getSymName() << "' names unknown layer type " << ref;
+      return emitError(p.getLoc()) << "parameter '" << p.getSymName()
+                                   << "' names unknown layer type " << ref;
     schedule::ParamEntry e;
     e.name = p.getSymName().str();
     auto type = p.getResult().getType().cast<RankedTensorType>();
@@ -123,7 +130,8 @@ FailureOr<schedule::ScheduleFile> exportSchedule(ModuleOp module) {
   s.prediction.globalVariance = sched.getGlobalVariance().convertToDouble();
   std::string problem = s.validate();
   if (!problem.empty())
-    return emitError(model.getLoc()) << "the schedule is not valid: " << problem;
+    return emitError(model.getLoc())
+           << "the schedule is not valid: " << problem;
   return s;
 }
 

@@ -53,12 +53,13 @@ std::string num(double v) {
 FailureOr<double> resolveBudget(Operation *op, double bits, double ratio) {
   if (bits != 0 && ratio != 0) {
     emitError(op->getLoc()) << "bits-per-coordinate and compression-ratio both "
-                       "given; they are exclusive, give one";
+                               "given; they are exclusive, give one";
     return failure();
   }
   if (ratio != 0) {
     if (!(ratio > 0)) {
-      emitError(op->getLoc()) << "compression-ratio must be positive, got " << num(ratio);
+      emitError(op->getLoc())
+          << "compression-ratio must be positive, got " << num(ratio);
       return failure();
     }
     bits = 32.0 / ratio;
@@ -66,11 +67,12 @@ FailureOr<double> resolveBudget(Operation *op, double bits, double ratio) {
     bits = 4.0;
   }
   if (!(bits >= 1.0)) {
-    emitError(op->getLoc()) << "a budget of " << num(bits)
-                    << " bits per coordinate is below 1 bit; a schedule "
-                       "needs at least 1 index bit and a sign bit per "
-                       "compressed coordinate (use bits-per-coordinate >= 2, "
-                       "or compression-ratio <= 16)";
+    emitError(op->getLoc())
+        << "a budget of " << num(bits)
+        << " bits per coordinate is below 1 bit; a schedule "
+           "needs at least 1 index bit and a sign bit per "
+           "compressed coordinate (use bits-per-coordinate >= 2, "
+           "or compression-ratio <= 16)";
     return failure();
   }
   return bits;
@@ -93,10 +95,10 @@ FailureOr<StatsSource> loadStats(Operation *op, StringRef profilePath,
     return failure();
   if (p->bucket != bucket) {
     emitError(op->getLoc()) << "gradient profile '" << profilePath
-                    << "' was recorded with buckets of " << p->bucket
-                    << " coordinates but bucket-size=" << bucket
-                    << "; record it again with --bucket " << bucket
-                    << " or use bucket-size=" << p->bucket;
+                            << "' was recorded with buckets of " << p->bucket
+                            << " coordinates but bucket-size=" << bucket
+                            << "; record it again with --bucket " << bucket
+                            << " or use bucket-size=" << p->bucket;
     return failure();
   }
   s.profile = std::move(*p);
@@ -106,9 +108,10 @@ FailureOr<StatsSource> loadStats(Operation *op, StringRef profilePath,
 /// Features and statistics of every trainable parameter of `model`, in IR
 /// order. Profile mismatches (parameters missing either way, shapes) are
 /// errors naming both sides.
-FailureOr<std::vector<PlanParam>>
-collectParams(ModelOp model, const StatsSource &stats, unsigned bucket,
-              SmallVectorImpl<ParamOp> &ops) {
+FailureOr<std::vector<PlanParam>> collectParams(ModelOp model,
+                                                const StatsSource &stats,
+                                                unsigned bucket,
+                                                SmallVectorImpl<ParamOp> &ops) {
   std::vector<PlanParam> out;
   bool ok = true;
   for (auto p : model.getBody().front().getOps<ParamOp>()) {
@@ -159,14 +162,13 @@ collectParams(ModelOp model, const StatsSource &stats, unsigned bucket,
       extra.push_back(e.name);
   if (missing.empty() && extra.empty() && shapes.empty())
     return out;
-  InFlightDiagnostic d = emitError(model.getLoc())
-                         << "gradient profile '" << prof.path
-                         << "' does not match model '" << model.getSymName()
-                         << "': " << missing.size()
-                         << " trainable parameter(s) have no entry, "
-                         << extra.size()
-                         << " entr(y/ies) name no trainable parameter, "
-                         << shapes.size() << " shape(s) differ";
+  InFlightDiagnostic d =
+      emitError(model.getLoc())
+      << "gradient profile '" << prof.path << "' does not match model '"
+      << model.getSymName() << "': " << missing.size()
+      << " trainable parameter(s) have no entry, " << extra.size()
+      << " entr(y/ies) name no trainable parameter, " << shapes.size()
+      << " shape(s) differ";
   auto list = [&](StringRef what, ArrayRef<std::string> names) {
     for (size_t i = 0; i < names.size() && i < 5; ++i)
       d.attachNote() << what << names[i];
@@ -314,8 +316,8 @@ struct ClusterTypesPass
     if (nt != "auto") {
       if (nt.getAsInteger(10, n) || n == 0) {
         emitError(module.getLoc()) << "num-types must be 'auto' or a positive "
-                              "integer, got '"
-                           << numTypes << "'";
+                                      "integer, got '"
+                                   << numTypes << "'";
         return signalPassFailure();
       }
     }
@@ -324,20 +326,22 @@ struct ClusterTypesPass
       return signalPassFailure();
     }
     if (!(typePenalty >= 0)) {
-      emitError(module.getLoc()) << "type-penalty must be >= 0, got " << num(typePenalty);
+      emitError(module.getLoc())
+          << "type-penalty must be >= 0, got " << num(typePenalty);
       return signalPassFailure();
     }
     if (bucketSize == 0 || maxBits == 0 || maxBits > 8) {
-      emitError(module.getLoc()) << "bucket-size must be positive and max-bits in "
-                            "1..8";
+      emitError(module.getLoc())
+          << "bucket-size must be positive and max-bits in "
+             "1..8";
       return signalPassFailure();
     }
     FailureOr<double> budget =
         resolveBudget(module, bitsPerCoordinate, compressionRatio);
     if (failed(budget))
       return signalPassFailure();
-    FailureOr<StatsSource> stats = loadStats(module, gradientProfile,
-                                             bucketSize);
+    FailureOr<StatsSource> stats =
+        loadStats(module, gradientProfile, bucketSize);
     if (failed(stats))
       return signalPassFailure();
     for (auto model : module.getBody()->getOps<ModelOp>())
@@ -357,7 +361,6 @@ struct ClusterTypesPass
     PlannerOptions po;
     po.budgetBits = budget;
     po.bucket = bucketSize;
-    po.smallThreshold = smallThreshold;
     po.maxBits = maxBits;
     SchedulePlanner planner(std::move(*params), po);
     std::string err;
@@ -366,9 +369,9 @@ struct ClusterTypesPass
       return emitError(model.getLoc()) << err;
     unsigned atoms = c->atomKeys.size();
     if (n > atoms && atoms > 0)
-      emitWarning(model.getLoc()) << "num-types=" << n << " but the model has only "
-                          << atoms << " distinct parameter group(s); using "
-                          << atoms;
+      emitWarning(model.getLoc())
+          << "num-types=" << n << " but the model has only " << atoms
+          << " distinct parameter group(s); using " << atoms;
     unsigned k = c->chosen;
     std::vector<int> typeOf =
         k ? c->assignment[k - 1] : std::vector<int>(ops.size(), -1);
@@ -416,8 +419,8 @@ struct ClusterTypesPass
       refs.push_back(FlatSymbolRefAttr::get(b.getStringAttr(names[t])));
     }
     for (size_t i = 0; i < ops.size(); ++i)
-      ops[i]->setAttr(kTypeAttr, typeOf[i] >= 0 ? refs[typeOf[i]]
-                                                : refs.back());
+      ops[i]->setAttr(kTypeAttr,
+                      typeOf[i] >= 0 ? refs[typeOf[i]] : refs.back());
 
     SmallVector<NamedAttribute> info = {
         b.getNamedAttr("num_types", b.getI64IntegerAttr(k)),
@@ -442,16 +445,17 @@ struct PlanSchedulePass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (bucketSize == 0 || maxBits == 0 || maxBits > 8) {
-      emitError(module.getLoc()) << "bucket-size must be positive and max-bits in "
-                            "1..8";
+      emitError(module.getLoc())
+          << "bucket-size must be positive and max-bits in "
+             "1..8";
       return signalPassFailure();
     }
     FailureOr<double> budget =
         resolveBudget(module, bitsPerCoordinate, compressionRatio);
     if (failed(budget))
       return signalPassFailure();
-    FailureOr<StatsSource> stats = loadStats(module, gradientProfile,
-                                             bucketSize);
+    FailureOr<StatsSource> stats =
+        loadStats(module, gradientProfile, bucketSize);
     if (failed(stats))
       return signalPassFailure();
     for (auto model : module.getBody()->getOps<ModelOp>())
@@ -484,13 +488,15 @@ struct PlanSchedulePass
       auto ref = ops[i]->getAttrOfType<FlatSymbolRefAttr>(kTypeAttr);
       if (!ref)
         return emitError(ops[i].getLoc())
-               << "parameter '" << ops[i].getSymName() << "' has no '" << kTypeAttr
-               << "' attribute; run -qoda-cluster-types first";
+               << "parameter '" << ops[i].getSymName() << "' has no '"
+               << kTypeAttr << "' attribute; run -qoda-cluster-types first";
       auto it = index.find(ref.getValue());
       if (it == index.end())
-        return emitError(ops[i].getLoc()) << "parameter '" << ops[i].getSymName() << "' names layer type " << ref
-                                  << " but the model has no such "
-                                     "qoda.layer_type";
+        return emitError(ops[i].getLoc())
+               << "parameter '" << ops[i].getSymName() << "' names layer type "
+               << ref
+               << " but the model has no such "
+                  "qoda.layer_type";
       typeOf.push_back(it->second);
       (*params)[i].small = it->second < 0;
     }
@@ -534,11 +540,10 @@ struct PlanSchedulePass
         ob.getNamedAttr("bits_per_coord",
                         ob.getF64FloatAttr(plan->bitsPerCoord)),
         ob.getNamedAttr("variance", ob.getF64FloatAttr(plan->variance)),
-        ob.getNamedAttr("global_bits",
-                        ob.getI64IntegerAttr(plan->globalBits)),
-        ob.getNamedAttr("global_levels",
-                        DenseF32ArrayAttr::get(ob.getContext(),
-                                               plan->globalLevels)),
+        ob.getNamedAttr("global_bits", ob.getI64IntegerAttr(plan->globalBits)),
+        ob.getNamedAttr(
+            "global_levels",
+            DenseF32ArrayAttr::get(ob.getContext(), plan->globalLevels)),
         ob.getNamedAttr("global_bits_per_coord",
                         ob.getF64FloatAttr(plan->globalBitsPerCoord)),
         ob.getNamedAttr("global_variance",

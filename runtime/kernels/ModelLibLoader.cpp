@@ -35,13 +35,14 @@ std::string checkCpuArch(const std::string &arch) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
     for (const char *f : l.features) {
-      bool has = std::string(f) == "sse4.2"    ? __builtin_cpu_supports("sse4.2")
-                 : std::string(f) == "popcnt"  ? __builtin_cpu_supports("popcnt")
-                 : std::string(f) == "avx2"    ? __builtin_cpu_supports("avx2")
-                 : std::string(f) == "fma"     ? __builtin_cpu_supports("fma")
-                 : std::string(f) == "bmi2"    ? __builtin_cpu_supports("bmi2")
-                 : std::string(f) == "avx512f" ? __builtin_cpu_supports("avx512f")
-                                               : __builtin_cpu_supports("avx512bw");
+      bool has = std::string(f) == "sse4.2"   ? __builtin_cpu_supports("sse4.2")
+                 : std::string(f) == "popcnt" ? __builtin_cpu_supports("popcnt")
+                 : std::string(f) == "avx2"   ? __builtin_cpu_supports("avx2")
+                 : std::string(f) == "fma"    ? __builtin_cpu_supports("fma")
+                 : std::string(f) == "bmi2"   ? __builtin_cpu_supports("bmi2")
+                 : std::string(f) == "avx512f"
+                     ? __builtin_cpu_supports("avx512f")
+                     : __builtin_cpu_supports("avx512bw");
       if (!has)
         return "compiled for " + arch + " but this CPU lacks " + f +
                "; rebuild it with qoda-compile --march x86-64";
@@ -55,8 +56,7 @@ std::string checkCpuArch(const std::string &arch) {
          "'; rebuild it with qoda-compile --march x86-64 or x86-64-v3";
 }
 
-ModelLib::ModelLib(std::string path, void *handle,
-                   const qoda_modellib_api *api)
+ModelLib::ModelLib(std::string path, void *handle, const qoda_modellib_api *api)
     : path_(std::move(path)), handle_(handle), api_(api),
       layout_(api->layout()) {}
 
@@ -85,8 +85,8 @@ std::unique_ptr<ModelLib> ModelLib::open(const std::string &path,
     return nullptr;
   }
   uint32_t v = version();
-  const qoda_modellib_api *api =
-      v == QODA_MODELLIB_ABI_VERSION ? entry(QODA_MODELLIB_ABI_VERSION)
+  const qoda_modellib_api *api = v == QODA_MODELLIB_ABI_VERSION
+                                     ? entry(QODA_MODELLIB_ABI_VERSION)
                                      : nullptr;
   if (!api || api->abi_version != QODA_MODELLIB_ABI_VERSION ||
       api->struct_size < sizeof(qoda_modellib_api)) {
@@ -100,7 +100,8 @@ std::unique_ptr<ModelLib> ModelLib::open(const std::string &path,
   // Checked before any library code but layout() runs: code built for a
   // newer CPU would die of an illegal instruction instead.
   const qoda_model_layout *l = api->layout();
-  if (std::string e = checkCpuArch(l->cpu_arch ? l->cpu_arch : ""); !e.empty()) {
+  if (std::string e = checkCpuArch(l->cpu_arch ? l->cpu_arch : "");
+      !e.empty()) {
     dlclose(h);
     err = path + ": " + e;
     return nullptr;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 namespace qoda::quant::detail {
 
@@ -31,6 +32,13 @@ public:
                 uint8_t *out) override {
     if (error_.size() != n)
       error_.assign(n, 0.0f);
+    // The split sorts each bucket, which NaN would break; checked before any
+    // state changes so a rejected call leaves the error memory as it was.
+    for (uint64_t i = 0; i < n; ++i)
+      if (!std::isfinite(v[i] + error_[i]))
+        throw std::invalid_argument("bingrad: non-finite value at coordinate " +
+                                    std::to_string(i) +
+                                    " (input plus error feedback)");
     MessageHeader h;
     h.compressor = CompressorId::BinGrad;
     h.scheduleHash = bucket_;

@@ -5,8 +5,10 @@
 #include "CastKernel.h"
 #include "CompressorImpl.h"
 #include "LevelKernel.h"
+#include "Parallel.h"
 #include "qoda/quant/Half.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -81,7 +83,15 @@ namespace {
 /// fp32 / fp16 / bf16: element-wise casts, no bound claimed.
 class CastCompressor : public Compressor {
 public:
-  CastCompressor(TypeKind k, Kernel kernel) : kind_(k), kernel_(kernel) {}
+  CastCompressor(TypeKind k, Kernel kernel, unsigned threads)
+      : kind_(k), kernel_(kernel), threads_(threads) {}
+  /// Runs f(begin, end) over chunks of the coordinates on threads_ threads.
+  template <typename F> void chunks(uint64_t n, F &&f) const {
+    const uint64_t chunk = uint64_t(1) << 16;
+    parallelFor(threads_, size_t((n + chunk - 1) / chunk), [&](size_t c) {
+      f(c * chunk, std::min<uint64_t>(n, (c + 1) * chunk));
+    });
+  }
   std::string name() const override {
     return kind_ == TypeKind::Fp32   ? "fp32"
            : kind_ == TypeKind::Fp16 ? "fp16"
@@ -103,7 +113,11 @@ public:
     h.numCoords = n;
     h.payloadBytes = n * castWidth(kind_);
     writeHeader(h, out);
-    encodeCast(kind_, v, n, out + kHeaderBytes, kernel_);
+    uint8_t *p = out + kHeaderBytes;
+    size_t w = castWidth(kind_);
+    chunks(n, [&](uint64_t b, uint64_t e) {
+      encodeCast(kind_, v + b, e - b, p + w * b, kernel_);
+    });
     stats_.messages++;
     stats_.coords += n;
     stats_.bytes += maxMessageBytes(n);
@@ -117,7 +131,11 @@ public:
                                   n * castWidth(kind_), false, h);
     if (!err.empty())
       return err;
-    accumulateCast(kind_, msg + kHeaderBytes, n, weight, sum, kernel_);
+    const uint8_t *p = msg + kHeaderBytes;
+    size_t w = castWidth(kind_);
+    chunks(n, [&](uint64_t b, uint64_t e) {
+      accumulateCast(kind_, p + w * b, e - b, weight, sum + b, kernel_);
+    });
     return "";
   }
   double varianceBound() const override { return -1.0; }
@@ -126,12 +144,13 @@ public:
 private:
   TypeKind kind_;
   Kernel kernel_;
+  unsigned threads_;
 };
 
 } // namespace
 
-std::unique_ptr<Compressor> makeCast(TypeKind k, Kernel kernel) {
-  return std::make_unique<CastCompressor>(k, kernel);
+std::unique_ptr<Compressor> makeCast(TypeKind k, const CompressorOptions &o) {
+  return std::make_unique<CastCompressor>(k, o.kernel, o.threads);
 }
 
 } // namespace detail
@@ -151,13 +170,19 @@ std::unique_ptr<Compressor> makeCompressor(const std::string &name,
     throw std::invalid_argument(name + ": threads must be 1..256, got " +
                                 std::to_string(o.threads));
   if (name == "fp32")
-    return detail::makeCast(TypeKind::Fp32, o.kernel);
+    return detail::makeCast(TypeKind::Fp32, o);
   if (name == "fp16")
-    return detail::makeCast(TypeKind::Fp16, o.kernel);
+    return detail::makeCast(TypeKind::Fp16, o);
   if (name == "bf16")
-    return detail::makeCast(TypeKind::Bf16, o.kernel);
+    return detail::makeCast(TypeKind::Bf16, o);
   if (name == "layerwise")
     return detail::makeLevels(name, o.schedule, o);
+  if (o.threads > 1 && (name == "bingrad" || name == "cgx" ||
+                        name == "cgx-stochastic" || name == "orq"))
+    throw std::invalid_argument(name +
+                                ": runs on one thread (threads must "
+                                "be 1, got " +
+                                std::to_string(o.threads) + ")");
   if (name == "bingrad") {
     if (o.bucketSize == 0)
       throw std::invalid_argument("bingrad: bucket size must be positive");

@@ -26,7 +26,7 @@ void encodeCast(TypeKind k, const float *v, uint64_t n, uint8_t *out,
 void accumulateCast(TypeKind k, const uint8_t *in, uint64_t n, float weight,
                     float *sum, Kernel kernel);
 
-std::unique_ptr<Compressor> makeCast(TypeKind k, Kernel kernel);
+std::unique_ptr<Compressor> makeCast(TypeKind k, const CompressorOptions &o);
 std::unique_ptr<Compressor> makeLevels(const std::string &name, Schedule s,
                                        const CompressorOptions &o);
 std::unique_ptr<Compressor> makeCgx(bool stochastic,

@@ -81,20 +81,6 @@ uint64_t eliasBody(const LevelTable &lt, uint64_t len, const Planes &pl,
 
 } // namespace
 
-std::vector<uint64_t> indexCounts(const LevelTable &lt, uint64_t len,
-                                  const uint8_t *fixed) {
-  SegmentSizes sz = segmentSizes(len, lt.type);
-  Planes pl{fixed + sz.normBytes, fixed + sz.normBytes + sz.indexBytes,
-            lt.indexBits};
-  std::vector<uint64_t> counts(lt.numLevels(), 0);
-  for (uint64_t i = 0; i < len; ++i) {
-    uint32_t q = pl.index(i);
-    if (q < counts.size())
-      counts[q]++;
-  }
-  return counts;
-}
-
 uint64_t codeEntropySegment(const LevelTable &lt, uint64_t len,
                             const uint8_t *fixed, uint8_t *out) {
   SegmentSizes sz = segmentSizes(len, lt.type);

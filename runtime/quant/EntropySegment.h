@@ -40,10 +40,6 @@ std::string decodeEntropySegment(const LevelTable &lt, uint64_t len,
                                  uint64_t avail, std::vector<uint8_t> &fixed,
                                  uint64_t &used);
 
-/// Level-index histogram of a fixed-width segment (L counts).
-std::vector<uint64_t> indexCounts(const LevelTable &lt, uint64_t len,
-                                  const uint8_t *fixed);
-
 } // namespace qoda::quant::detail
 
 #endif

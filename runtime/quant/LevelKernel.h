@@ -99,7 +99,7 @@ void accumulateSegment(const LevelTable &lt, const uint8_t *seg,
                        const SegmentRange &r, float weight, float *sum,
                        Kernel k);
 
-/// Reads/writes the norm of bucket b of a segment.
+/// The norm of bucket b from a segment's norm array.
 float readNorm(const uint8_t *norms, uint64_t b, NormPrecision p);
 
 } // namespace qoda::quant::detail

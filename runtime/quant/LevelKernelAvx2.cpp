@@ -3,10 +3,10 @@
 //  - Philox4x32-10 for 8 counters at once (32 random words) in structure-of-
 //    arrays form (see philoxGroups), then a 4x8 transpose so word k belongs to
 //    coordinate k as in the reference;
-//  - the interval search is a compare-and-count over the interior levels
-//    when there are at most 16 levels (4 index bits) and a branch-free
-//    binary search with gathers otherwise; l_j and 1/(l_{j+1}-l_j) come from
-//    in-register permutes (<= 16 levels) or gathers;
+//  - the interval search is a branch-free binary search over 16 candidates
+//    held in registers (permutes), exact for <= 16 levels and finished with
+//    gathers for more; l_j and 1/(l_{j+1}-l_j) come from in-register
+//    permutes (<= 16 levels) or gathers;
 //  - 8 indices are packed into 8 * indexBits bits with variable shifts and a
 //    horizontal OR; 8 sign bits come from one movemask.
 // Only functions with the target attribute use AVX2, so the library runs on
@@ -36,8 +36,8 @@ bool avx2Available() {
 
 namespace {
 
-/// Random words of coordinates [c, c + n) (global indices, any alignment),
-/// n <= kChunk, written to w[0..n).
+/// Coordinates whose random words are generated at once (a multiple of 8;
+/// the staging buffer of randomWords holds them plus alignment slack).
 constexpr uint64_t kChunk = 512;
 
 /// Philox4x32-10 of 8 G consecutive blocks starting at `block`; writes the
@@ -190,9 +190,9 @@ QODA_AVX2 inline __m256i quantize8(const LevelTable &lt, const VecTable &vt,
   __m256 u = _mm256_min_ps(_mm256_mul_ps(_mm256_and_ps(x, absMask), inv),
                            _mm256_set1_ps(1.0f));
   // k = max{k < 16 : c_k <= u}: four steps of 8, 4, 2, 1.
-  __m256i j = _mm256_and_si256(
-      _mm256_castps_si256(_mm256_cmp_ps(vt.s8, u, _CMP_LE_OQ)),
-      _mm256_set1_epi32(8));
+  __m256i j =
+      _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(vt.s8, u, _CMP_LE_OQ)),
+                       _mm256_set1_epi32(8));
   j = searchStep(j, u, vt.s4, 3, 4);
   j = searchStep(j, u, vt.s2, 2, 2);
   j = searchStep(j, u, vt.s1, 1, 1);

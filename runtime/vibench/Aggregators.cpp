@@ -21,6 +21,10 @@ static std::vector<std::string> quantNames() {
   return out;
 }
 
+bool refitsLevels(const std::string &compressor) {
+  return compressor == "layerwise" || compressor == "global-mqv";
+}
+
 bool hiddenCompressorState(const std::string &compressor) {
   return compressor == "orq" || compressor == "bingrad";
 }
@@ -29,6 +33,7 @@ std::vector<std::string> compressorNames() {
   std::vector<std::string> n = {"none", "fp16"};
   for (const std::string &q : quantNames())
     n.push_back(q);
+  n.push_back("global-mqv");
   n.push_back("layerwise");
   return n;
 }
@@ -39,13 +44,26 @@ std::vector<std::string> collectiveNames() {
 
 quant::Schedule blockSchedule(const problems::Problem &p, unsigned bits,
                               unsigned bucket, quant::Norm norm) {
-  if (bits < 1 || bits > 8)
-    throw std::invalid_argument("--bits must be 1..8 for layerwise, got " +
-                                std::to_string(bits));
+  return blockSchedule(p, std::vector<unsigned>(p.blocks().size(), bits),
+                       bucket, norm);
+}
+
+quant::Schedule blockSchedule(const problems::Problem &p,
+                              const std::vector<unsigned> &bits,
+                              unsigned bucket, quant::Norm norm) {
+  if (bits.size() != p.blocks().size())
+    throw std::invalid_argument(
+        "layerwise: " + std::to_string(bits.size()) +
+        " bit widths given, but the problem has " +
+        std::to_string(p.blocks().size()) + " blocks");
   quant::Schedule s;
   for (const problems::Block &b : p.blocks()) {
+    unsigned w = bits[s.types.size()];
+    if (w < 1 || w > 8)
+      throw std::invalid_argument("layerwise bit widths must be 1..8, got " +
+                                  std::to_string(w));
     quant::TypeSchedule t;
-    t.levels = quant::uniformLevels((1u << bits) - 1);
+    t.levels = quant::uniformLevels((1u << w) - 1);
     t.bucketSize = bucket;
     t.norm = norm;
     s.segments.push_back(
@@ -83,9 +101,12 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     throw std::invalid_argument(
         "unknown collective '" + o.collective +
         "' (expected allgather, pipelined, scatter-reduce or auto)");
-  if (o.compressor != "layerwise" && (o.refit || o.schedule))
-    throw std::invalid_argument("a schedule and level re-fitting apply to "
-                                "--compressor layerwise only");
+  if (o.compressor != "layerwise" && o.schedule)
+    throw std::invalid_argument("a schedule applies to --compressor "
+                                "layerwise only");
+  if (!refitsLevels(o.compressor) && o.refit)
+    throw std::invalid_argument("level re-fitting applies to --compressor "
+                                "layerwise and global-mqv only");
   const std::size_t dim = problem.dim();
   auto rank = static_cast<std::uint32_t>(comm.rank());
   if (o.compressor == "none")
@@ -96,10 +117,19 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     layout.push_back({{b.name, b.offset, b.size}, true});
   comm::CodecFactory make;
   std::unique_ptr<comm::MessageCodec> codecA;
-  if (o.compressor == "layerwise") {
-    quant::Schedule s = o.schedule
-                            ? *o.schedule
-                            : blockSchedule(problem, o.bits, o.bucket, o.norm);
+  if (refitsLevels(o.compressor)) {
+    // global-mqv: the layer-wise machinery with ONE type over the whole
+    // vector, i.e. the best single level sequence (MQV levels fitted to the
+    // merged histogram of all coordinates) with one norm per bucket: the
+    // global quantizer that layer-wise quantization must beat.
+    quant::Schedule s =
+        o.schedule ? *o.schedule
+        : o.compressor == "global-mqv"
+            ? quant::singleTypeSchedule(quant::uniformLevels((1u << o.bits) - 1),
+                                        o.bucket, o.norm)
+        : o.typeBits.empty()
+            ? blockSchedule(problem, o.bits, o.bucket, o.norm)
+            : blockSchedule(problem, o.typeBits, o.bucket, o.norm);
     std::string err = s.validate(dim);
     if (!err.empty())
       throw std::invalid_argument("the schedule does not fit the " +
@@ -168,7 +198,7 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
   auto agg =
       build(collective, comm, dim, make, std::move(layout), std::move(codecA));
   if (o.refit)
-    agg->enableRefit(o.plan);
+    agg->enableRefit(o.plan, o.refitBins);
   return agg;
 }
 

@@ -66,6 +66,8 @@ struct Args {
   std::string schedule; ///< schedule file (layerwise)
   std::string refit = "0,200,1000,5000/10000";
   bool refitGiven = false;
+  std::size_t refitBins = 0; ///< 0: the aggregator's default
+  std::vector<unsigned> typeBits; ///< --type-bits (layerwise, per block)
   bool json = false;
   int points = 20; ///< log-spaced report points
   std::string onNonFinite = "stop";
@@ -193,6 +195,25 @@ Args parse(const std::vector<std::string> &a) {
       comm::RefitPlan::parse(v); // validate now, clear error
       r.refit = v;
       r.refitGiven = true;
+    } else if (f == "--type-bits") {
+      std::stringstream ss(v);
+      std::string item;
+      while (std::getline(ss, item, ',')) {
+        double b = number(f, item);
+        if (b < 1 || b > 8 || b != std::floor(b))
+          throw std::invalid_argument(
+              "--type-bits expects integers 1..8, got '" + item + "'");
+        r.typeBits.push_back(static_cast<unsigned>(b));
+      }
+      if (r.typeBits.empty() || v.back() == ',')
+        throw std::invalid_argument("--type-bits expects a list of integers");
+    } else if (f == "--refit-bins") {
+      double b = number(f, v);
+      if (b < 2 || b > (1 << 20) || b != std::floor(b))
+        throw std::invalid_argument(
+            "--refit-bins expects an integer in [2, 1048576], got '" + v + "'");
+      r.refitBins = static_cast<std::size_t>(b);
+      r.refitGiven = true;
     } else if (f == "--lr")
       r.opt.lr = number(f, v);
     else if (f == "--lr-gamma")
@@ -243,19 +264,26 @@ Args parse(const std::vector<std::string> &a) {
   if (runs > 1 && (!r.checkpoint.empty() || !r.resume.empty()))
     throw std::invalid_argument(
         "--checkpoint/--resume take one optimizer, compressor and --bits");
-  bool layerwise = false;
+  bool layerwise = false, refits = false;
   for (const std::string &c : r.compressors) {
     layerwise |= c == "layerwise";
+    refits |= refitsLevels(c);
     if (hiddenCompressorState(c) &&
         (!r.checkpoint.empty() || !r.resume.empty()))
       throw std::invalid_argument(
           "--checkpoint/--resume cannot restore " + c +
           "'s internal state (kept inside the quantization library)");
   }
-  if ((!r.schedule.empty() || r.refitGiven) && !layerwise)
-    throw std::invalid_argument("--schedule and --refit are used by "
-                                "--compressor layerwise; add it to "
-                                "--compressor");
+  if (!r.typeBits.empty() && (!layerwise || !r.schedule.empty()))
+    throw std::invalid_argument("--type-bits sets the bit width of every "
+                                "problem block for --compressor layerwise "
+                                "without --schedule");
+  if (!r.schedule.empty() && !layerwise)
+    throw std::invalid_argument("--schedule is used by --compressor "
+                                "layerwise; add it to --compressor");
+  if (r.refitGiven && !refits)
+    throw std::invalid_argument("--refit is used by --compressor layerwise "
+                                "and global-mqv; add one to --compressor");
   return r;
 }
 
@@ -291,13 +319,16 @@ void runOne(const Run &r) {
   ao.norm = a.norm;
   ao.seed = a.seed;
   quant::Schedule sched;
-  if (r.compressor == "layerwise") {
-    if (r.file) {
+  if (refitsLevels(r.compressor)) {
+    if (r.file && r.compressor == "layerwise") {
       sched = r.file->quantSchedule();
       ao.schedule = &sched;
     }
     ao.plan = comm::RefitPlan::parse(a.refit);
     ao.refit = !ao.plan.steps.empty();
+    ao.refitBins = a.refitBins;
+    if (r.compressor == "layerwise")
+      ao.typeBits = a.typeBits;
   }
   bool lead = comm.rank() == 0;
   comm::CollectiveChoice choice;
@@ -517,10 +548,11 @@ std::string viUsage() {
     opts += (opts.empty() ? "" : "|") + n;
   for (const std::string &n : compressorNames())
     comps += (comps.empty() ? "" : "|") + n;
-  return "usage: qoda-bench vi [--problem bilinear|quadratic|blocks] "
+  return "usage: qoda-bench vi [--problem bilinear|quadratic|blocks|hetero] "
          "[--optimizer LIST] [--compressor LIST] [--bits LIST] "
          "[--collective allgather|pipelined|scatter-reduce|auto] "
          "[--bucket N] [--norm l2|linf] [--schedule FILE] [--refit PLAN|none] "
+         "[--refit-bins N] [--type-bits B1,B2,...] "
          "[--steps N] "
          "[--dim D] [--lr LR] [--lr-gamma LR] [--q Q] "
          "[--noise-abs S] [--noise-rel S] [--seed N] [--points P] "
@@ -573,7 +605,9 @@ int runViBench(const std::vector<std::string> &argv) {
         for (unsigned b : a.bits) {
           bool usesBits = c == "qsgd" || c == "nuqsgd" || c == "cgx" ||
                           c == "cgx-stochastic" || c == "orq" ||
-                          (c == "layerwise" && a.schedule.empty());
+                          c == "global-mqv" ||
+                          (c == "layerwise" && a.schedule.empty() &&
+                           a.typeBits.empty());
           if (usesBits || b == a.bits.front())
             combos.push_back({o, c, usesBits ? b : 0});
         }

@@ -119,6 +119,7 @@ volatile float gSink; // keeps the read pass from being optimised away
 int runQuantBench(int argc, char **argv) {
   Options o;
   bool maxGiven = false;
+  std::string throughputOnly; ///< an option --gradients mode does not use
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&](const char *what) -> const char * {
@@ -139,20 +140,24 @@ int runQuantBench(int argc, char **argv) {
     } else if (a == "--gradients") {
       o.gradients = value("--gradients");
     } else if (a == "--quick") {
+      throughputOnly = a;
       o.quick = true;
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
       return 0;
     } else if (a == "--min-size") {
+      throughputOnly = a;
       const char *v = value("--min-size");
       if (!parseSize(v, o.minSize))
         return bad(a, v);
     } else if (a == "--max-size") {
+      throughputOnly = a;
       const char *v = value("--max-size");
       if (!parseSize(v, o.maxSize))
         return bad(a, v);
       maxGiven = true;
     } else if (a == "--compressors") {
+      throughputOnly = a;
       o.compressors = splitList(value("--compressors"));
     } else if (a == "--bits") {
       const char *v = value("--bits");
@@ -164,6 +169,7 @@ int runQuantBench(int argc, char **argv) {
         o.bits.push_back(unsigned(x));
       }
     } else if (a == "--threads") {
+      throughputOnly = a;
       const char *v = value("--threads");
       o.threads.clear();
       for (const std::string &t : splitList(v)) {
@@ -175,6 +181,7 @@ int runQuantBench(int argc, char **argv) {
       if (o.threads.empty())
         return bad(a, v);
     } else if (a == "--kernel") {
+      throughputOnly = a;
       std::string v = value("--kernel");
       if (v == "fast")
         o.kernel = Kernel::Fast;
@@ -189,12 +196,14 @@ int runQuantBench(int argc, char **argv) {
         return bad(a, v);
       o.bucket = uint32_t(x);
     } else if (a == "--peers") {
+      throughputOnly = a;
       const char *v = value("--peers");
       int x = std::atoi(v);
       if (x < 1 || x > 64)
         return bad(a, v);
       o.peers = unsigned(x);
     } else if (a == "--min-time") {
+      throughputOnly = a;
       const char *v = value("--min-time");
       o.minSeconds = std::atof(v);
       if (!(o.minSeconds > 0 && o.minSeconds < 60))
@@ -206,8 +215,16 @@ int runQuantBench(int argc, char **argv) {
       return 2;
     }
   }
-  if (!o.gradients.empty())
+  if (!o.gradients.empty()) {
+    if (!throughputOnly.empty()) {
+      std::fprintf(stderr,
+                   "qoda-bench quant: %s does not apply with --gradients "
+                   "(which takes --json, --bits and --bucket)\n",
+                   throughputOnly.c_str());
+      return 2;
+    }
     return runGradientReport(o.gradients, o.bits, o.bucket, o.json);
+  }
   if (o.quick) {
     o.minSeconds = 0.01;
     if (!maxGiven)

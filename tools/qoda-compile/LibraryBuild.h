@@ -1,4 +1,5 @@
-//===- LibraryBuild.h - compile generated sources into a library -*- C++ -*-===//
+//===- LibraryBuild.h - compile generated sources into a library -*- C++
+//-*-===//
 #ifndef QODA_COMPILE_LIBRARYBUILD_H
 #define QODA_COMPILE_LIBRARYBUILD_H
 
@@ -8,8 +9,8 @@
 namespace qoda {
 
 struct LibraryBuild {
-  std::string cxx;      ///< C++ compiler (name on PATH or path)
-  std::string nvcc;     ///< CUDA compiler, used when cudaSource is set
+  std::string cxx;  ///< C++ compiler (name on PATH or path)
+  std::string nvcc; ///< CUDA compiler, used when cudaSource is set
   std::string cppSource;
   std::string cudaSource; ///< empty: CPU-only library
   std::string output;     ///< libqoda_<model>.so

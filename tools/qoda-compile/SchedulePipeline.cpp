@@ -7,6 +7,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -16,9 +18,10 @@ static cl::opt<double> bitsPerCoordinate(
     "bits-per-coordinate",
     cl::desc("budget: bits per coordinate of the whole message (default 4)"),
     cl::init(0), cl::cat(pipelineCat));
-static cl::opt<double> compressionRatio(
-    "compression-ratio", cl::desc("budget as a compression ratio vs fp32"),
-    cl::init(0), cl::cat(pipelineCat));
+static cl::opt<double>
+    compressionRatio("compression-ratio",
+                     cl::desc("budget as a compression ratio vs fp32"),
+                     cl::init(0), cl::cat(pipelineCat));
 static cl::opt<std::string>
     numTypes("num-types", cl::desc("number of layer types, or 'auto'"),
              cl::init("auto"), cl::cat(pipelineCat));
@@ -39,8 +42,7 @@ std::string pipelineOptionGiven() {
   return "";
 }
 
-LogicalResult runSchedulePipeline(ModuleOp module,
-                                  const std::string &modelPath,
+LogicalResult runSchedulePipeline(ModuleOp module, const std::string &modelPath,
                                   schedule::ScheduleFile &out,
                                   std::string &err) {
   if (bitsPerCoordinate.getNumOccurrences() &&
@@ -55,9 +57,11 @@ LogicalResult runSchedulePipeline(ModuleOp module,
   llvm::raw_string_ostream os(text);
   os << "num-types=" << numTypes;
   if (bitsPerCoordinate.getNumOccurrences())
-    os << " bits-per-coordinate=" << llvm::format("%.17g", double(bitsPerCoordinate));
+    os << " bits-per-coordinate="
+       << llvm::format("%.17g", double(bitsPerCoordinate));
   if (compressionRatio.getNumOccurrences())
-    os << " compression-ratio=" << llvm::format("%.17g", double(compressionRatio));
+    os << " compression-ratio="
+       << llvm::format("%.17g", double(compressionRatio));
   if (!gradientProfile.empty())
     os << " gradient-profile=" << gradientProfile;
   auto options = SchedulePipelineOptions::createFromString(os.str());
@@ -82,12 +86,28 @@ LogicalResult runSchedulePipeline(ModuleOp module,
 }
 
 std::string writeLayerMap(ModuleOp module, const std::string &path) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (ec)
-    return "cannot write " + path + ": " + ec.message();
-  if (failed(emitLayerMap(module, os)))
-    return "cannot draw the layer map";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec)
+      return "cannot write " + path + ": " + ec.message();
+    if (failed(emitLayerMap(module, os)))
+      return "cannot draw the layer map";
+  }
+  // The picture itself when Graphviz is installed (the .dot is the
+  // artefact otherwise).
+  llvm::ErrorOr<std::string> dot = llvm::sys::findProgramByName("dot");
+  if (!dot)
+    return "";
+  llvm::SmallString<256> svg(path);
+  llvm::sys::path::replace_extension(svg, "svg");
+  std::string msg;
+  int rc =
+      llvm::sys::ExecuteAndWait(*dot, {*dot, "-Tsvg", path, "-o", svg.str()},
+                                std::nullopt, {}, 0, 0, &msg);
+  if (rc != 0)
+    return "dot could not render " + path + " (" +
+           (msg.empty() ? "exit status " + std::to_string(rc) : msg) + ")";
   return "";
 }
 

@@ -27,7 +27,8 @@ mlir::LogicalResult runSchedulePipeline(mlir::ModuleOp module,
                                         schedule::ScheduleFile &out,
                                         std::string &err);
 
-/// Writes the Graphviz layer map of a planned module; "" or the error.
+/// Writes the Graphviz layer map of a planned module, and renders it to
+/// SVG next to it when `dot` is on PATH; "" or the error.
 std::string writeLayerMap(mlir::ModuleOp module, const std::string &path);
 
 } // namespace qoda

@@ -34,8 +34,7 @@ using namespace mlir;
 using namespace qoda;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFile(cl::Positional,
-                                      cl::desc("<model.onnx>"),
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"),
                                       cl::init(""));
 static cl::opt<std::string> outDir("o", cl::desc("output directory"),
                                    cl::value_desc("OUT"), cl::init(""));
@@ -45,20 +44,20 @@ static cl::opt<std::string>
                           "instead of running the schedule pipeline"),
                  cl::value_desc("FILE.json"), cl::init(""));
 static cl::opt<std::string>
-    target("target", cl::desc("kernels to build: cpu, cuda or all (cuda and "
-                              "all both build the CPU and CUDA kernels: the "
-                              "library's host half is C++)"),
+    target("target",
+           cl::desc("kernels to build: cpu, cuda or all (cuda and "
+                    "all both build the CPU and CUDA kernels: the "
+                    "library's host half is C++)"),
            cl::init("cpu"));
-static cl::opt<std::string> cxx("cxx", cl::desc("C++ compiler"),
-                                 cl::init(""));
+static cl::opt<std::string> cxx("cxx", cl::desc("C++ compiler"), cl::init(""));
 static cl::opt<std::string> nvcc("nvcc", cl::desc("CUDA compiler"),
                                  cl::init(QODA_DEFAULT_NVCC));
-static cl::opt<std::string> march(
-    "march",
-    cl::desc("CPU the kernels are compiled for: x86-64, x86-64-v2, "
-             "x86-64-v3 (AVX2), x86-64-v4, or auto (x86-64-v3 when this "
-             "machine has it, else x86-64)"),
-    cl::init("auto"));
+static cl::opt<std::string>
+    march("march",
+          cl::desc("CPU the kernels are compiled for: x86-64, x86-64-v2, "
+                   "x86-64-v3 (AVX2), x86-64-v4, or auto (x86-64-v3 when this "
+                   "machine has it, else x86-64)"),
+          cl::init("auto"));
 static cl::opt<bool>
     emitOnly("emit-only",
              cl::desc("write the schedule and sources, do not build"),
@@ -77,8 +76,7 @@ static std::string libName(const std::string &model) {
   return n.empty() ? "model" : n;
 }
 
-static std::string writeFile(const std::string &path,
-                             const std::string &text) {
+static std::string writeFile(const std::string &path, const std::string &text) {
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec);
   if (ec)
@@ -103,12 +101,12 @@ int main(int argc, char **argv) {
     return fail("--target must be cpu, cuda or all, got '" + target + "'");
   std::string arch = march;
   if (arch == "auto")
-    arch = kernels::checkCpuArch("x86-64-v3").empty() ? "x86-64-v3"
-                                                       : "x86-64";
+    arch = kernels::checkCpuArch("x86-64-v3").empty() ? "x86-64-v3" : "x86-64";
   if (arch != "x86-64" && arch != "x86-64-v2" && arch != "x86-64-v3" &&
       arch != "x86-64-v4")
     return fail("--march must be auto, x86-64, x86-64-v2, x86-64-v3 or "
-                "x86-64-v4, got '" + arch + "'");
+                "x86-64-v4, got '" +
+                arch + "'");
   if (inputFile.empty() && scheduleFile.empty())
     return fail("nothing to compile: give a model (model.onnx) or "
                 "--schedule FILE.json");
@@ -136,8 +134,8 @@ int main(int argc, char **argv) {
     if (module) {
       err = matchScheduleToModel(sched, *module);
       if (!err.empty())
-        return fail(scheduleFile + " does not match " + inputFile + ": " +
-                    err + "; regenerate the schedule for this model");
+        return fail(scheduleFile + " does not match " + inputFile + ": " + err +
+                    "; regenerate the schedule for this model");
     }
   } else if (failed(runSchedulePipeline(*module, inputFile, sched, err))) {
     return fail(err);
@@ -160,10 +158,9 @@ int main(int argc, char **argv) {
   // libqoda_<model>.so: the model file's name when there is one (exporters
   // often give every graph the same name, e.g. PyTorch's "torch_jit").
   std::string name = libName(
-      inputFile.empty() ? sched.model
-                        : llvm::sys::path::stem(inputFile).str());
-  if (std::string e = writeFile(inOut("schedule.json"),
-                                schedule::writeScheduleJson(sched));
+      inputFile.empty() ? sched.model : llvm::sys::path::stem(inputFile).str());
+  if (std::string e =
+          writeFile(inOut("schedule.json"), schedule::writeScheduleJson(sched));
       !e.empty())
     return fail(e + " (is the output directory writable?)");
   if (module && scheduleFile.empty()) { // only a planned module has types
@@ -207,7 +204,6 @@ int main(int argc, char **argv) {
   if (std::string e = buildLibrary(b); !e.empty())
     return fail(e);
   llvm::outs() << "built " << b.output << " (CPU kernels for " << arch
-               << (cuda ? ", CUDA kernels for sm_80 and sm_90" : "")
-               << ")\n";
+               << (cuda ? ", CUDA kernels for sm_80 and sm_90" : "") << ")\n";
   return 0;
 }

@@ -11,8 +11,7 @@
 
 int main(int argc, char **argv) {
   qoda::registerAllTranslations();
-  return mlir::failed(
-             mlir::mlirTranslateMain(argc, argv, "qoda translator\n"))
+  return mlir::failed(mlir::mlirTranslateMain(argc, argv, "qoda translator\n"))
              ? 1
              : 0;
 }

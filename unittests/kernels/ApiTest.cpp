@@ -50,8 +50,8 @@ TEST_F(ModelLibApi, EncodeChecksBuffers) {
                          out.size() - 1, &len, nullptr),
             QODA_ERR_ARGUMENT);
   EXPECT_NE(model->error().find("a message needs"), std::string::npos);
-  EXPECT_EQ(api().encode(model->get(), nullptr, 1, 2, 0, out.data(),
-                         out.size(), &len, nullptr),
+  EXPECT_EQ(api().encode(model->get(), nullptr, 1, 2, 0, out.data(), out.size(),
+                         &len, nullptr),
             QODA_ERR_ARGUMENT);
   int dummy;
   EXPECT_EQ(api().encode(model->get(), v.data(), 1, 2, 0, out.data(),
@@ -89,8 +89,8 @@ TEST_F(ModelLibApi, DecodeRejectsNullAndLeavesSum) {
   for (float x : sum)
     ASSERT_EQ(x, 2.0f);
   // K = 0 is a no-op.
-  EXPECT_EQ(api().decode_accumulate(model->get(), nullptr, nullptr, 0, 1.0f,
-                                    0, sum.data(), nullptr),
+  EXPECT_EQ(api().decode_accumulate(model->get(), nullptr, nullptr, 0, 1.0f, 0,
+                                    sum.data(), nullptr),
             QODA_OK);
 }
 

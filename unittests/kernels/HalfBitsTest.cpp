@@ -35,9 +35,9 @@ TEST(HalfBits, EncodeEqualsQuantOnFloatSweep) {
   };
   for (uint64_t u = 0; u < (uint64_t(1) << 32); u += 251)
     check(uint32_t(u));
-  for (uint32_t u : {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u,
-                     0x7fc00000u, 0x477ff000u, 0x477fefffu, 0x38800000u,
-                     0x387fffffu, 0x33000000u, 0x33000001u, 0x3f801000u,
-                     0x3f803000u})
+  for (uint32_t u :
+       {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+        0x477ff000u, 0x477fefffu, 0x38800000u, 0x387fffffu, 0x33000000u,
+        0x33000001u, 0x3f801000u, 0x3f803000u})
     check(u);
 }

@@ -63,13 +63,13 @@ TEST(ModelLibLoader, RejectsLibraryWithoutEntryPoints) {
 TEST(ModelLibLoader, RejectsOtherAbiVersionNamingBoth) {
   std::string err;
   EXPECT_FALSE(kernels::ModelLib::open(QODA_WRONG_ABI_LIB, err));
-  EXPECT_NE(err.find("ABI version " +
-                     std::to_string(QODA_MODELLIB_ABI_VERSION + 1)),
-            std::string::npos)
+  EXPECT_NE(
+      err.find("ABI version " + std::to_string(QODA_MODELLIB_ABI_VERSION + 1)),
+      std::string::npos)
       << err;
-  EXPECT_NE(err.find("needs version " +
-                     std::to_string(QODA_MODELLIB_ABI_VERSION)),
-            std::string::npos)
+  EXPECT_NE(
+      err.find("needs version " + std::to_string(QODA_MODELLIB_ABI_VERSION)),
+      std::string::npos)
       << err;
 }
 

@@ -104,9 +104,9 @@ struct Checker {
     uint64_t len = 0;
     DeviceBytes dOut = dev.bytes(out.size());
     DeviceFloats dV = dev.floats(v);
-    qoda_status st = model.api().encode(model.get(), dV.ptr(), k.seed,
-                                        k.step, k.rank, dOut.ptr(),
-                                        out.size(), &len, nullptr);
+    qoda_status st =
+        model.api().encode(model.get(), dV.ptr(), k.seed, k.step, k.rank,
+                           dOut.ptr(), out.size(), &len, nullptr);
     if (st != QODA_OK) {
       fail("encode: " + model.error());
       return {};
@@ -118,8 +118,8 @@ struct Checker {
   }
 
   /// Returns the status; sum is updated in place.
-  qoda_status decodeLib(const std::vector<std::vector<uint8_t>> &msgs,
-                        float w, uint64_t step, std::vector<float> &sum) {
+  qoda_status decodeLib(const std::vector<std::vector<uint8_t>> &msgs, float w,
+                        uint64_t step, std::vector<float> &sum) {
     std::vector<DeviceBytes> dm;
     std::vector<const uint8_t *> ptrs;
     std::vector<uint64_t> lens;
@@ -131,8 +131,8 @@ struct Checker {
       ptrs.push_back(d.ptr());
     DeviceFloats dSum = dev.floats(sum);
     qoda_status st = model.api().decode_accumulate(
-        model.get(), ptrs.data(), lens.data(), uint32_t(msgs.size()), w,
-        step, dSum.ptr(), nullptr);
+        model.get(), ptrs.data(), lens.data(), uint32_t(msgs.size()), w, step,
+        dSum.ptr(), nullptr);
     dev.sync();
     dSum.copyTo(sum);
     return st;
@@ -181,8 +181,8 @@ struct Checker {
     std::vector<float> sum = makeInput(n, 0, 5), before = sum;
     auto expectReject = [&](std::vector<uint8_t> bad, uint64_t st,
                             const std::string &what) {
-      std::string refErr = refs[0]->decodeAccumulate(
-          bad.data(), bad.size(), 1.0f, sum.data(), n, st);
+      std::string refErr = refs[0]->decodeAccumulate(bad.data(), bad.size(),
+                                                     1.0f, sum.data(), n, st);
       std::vector<std::vector<uint8_t>> two = {good, bad};
       qoda_status s = decodeLib(two, 1.0f, st, sum);
       std::string where;
@@ -254,8 +254,7 @@ struct Checker {
       rh[i] = rx[i] - gamma * mean[i];
     }
     DeviceFloats dm = dev.floats(mean), dy = dev.floats(y),
-                 dx1 = dev.floats(x1), dx = dev.floats(y),
-                 dh = dev.floats(y);
+                 dx1 = dev.floats(x1), dx = dev.floats(y), dh = dev.floats(y);
     if (model.api().qoda_update(model.get(), dm.ptr(), dy.ptr(), dx1.ptr(),
                                 dx.ptr(), dh.ptr(), eta, gamma,
                                 nullptr) != QODA_OK) {
@@ -278,8 +277,9 @@ struct Checker {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s LIB SCHEDULE.json [--device cpu|cuda] "
-                         "[--reference fast|scalar|both] [--k K] [--inputs 1..4]\n",
+    std::fprintf(stderr,
+                 "usage: %s LIB SCHEDULE.json [--device cpu|cuda] "
+                 "[--reference fast|scalar|both] [--k K] [--inputs 1..4]\n",
                  argv[0]);
     return 1;
   }
@@ -328,9 +328,8 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return 1;
   }
-  auto model = lib->create(device == "cuda" ? QODA_DEVICE_CUDA
-                                            : QODA_DEVICE_CPU,
-                           err);
+  auto model =
+      lib->create(device == "cuda" ? QODA_DEVICE_CUDA : QODA_DEVICE_CPU, err);
   if (!model) {
     std::fprintf(stderr, "%s\n", err.c_str());
     return 1;
@@ -359,8 +358,8 @@ int main(int argc, char **argv) {
          std::to_string(c.refs[0]->maxMessageBytes(n)));
   for (int kind = 0; kind < int(inputs); ++kind)
     c.checkRound(makeInput(n, kind, 10 + kind),
-                 {0x1234567890abcdefull + uint64_t(kind), uint64_t(kind * 1000 + 7),
-                  uint32_t(kind)},
+                 {0x1234567890abcdefull + uint64_t(kind),
+                  uint64_t(kind * 1000 + 7), uint32_t(kind)},
                  k, "input " + std::to_string(kind));
   c.checkRejects(makeInput(n, 0, 42), 3);
   c.checkUpdate();

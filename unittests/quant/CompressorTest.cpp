@@ -393,6 +393,11 @@ TEST(Compressor, BinGradErrorFeedbackKeepsTheSumOfUpdates) {
   // would grow like T times that.
   EXPECT_LT(maxGap, 2.0 * n);
   EXPECT_FALSE(c->unbiased());
+  std::vector<float> bad(n, 1.0f);
+  bad[7] = NAN;
+  std::vector<uint8_t> m(c->maxMessageBytes(n));
+  EXPECT_THROW(c->encode(bad.data(), n, {0, 0, 0}, m.data()),
+               std::invalid_argument);
 }
 
 TEST(Compressor, LayerwiseSendsCastTypesInTheSameMessage) {
@@ -464,6 +469,10 @@ TEST(Compressor, FactoryKnowsEveryNameAndRejectsBadOptions) {
   CompressorOptions o;
   o.threads = 0;
   EXPECT_THROW(makeCompressor("qsgd", o), std::invalid_argument);
+  o.threads = 2;
+  for (const char *single : {"cgx", "cgx-stochastic", "orq", "bingrad"})
+    EXPECT_THROW(makeCompressor(single, o), std::invalid_argument) << single;
+  EXPECT_NO_THROW(makeCompressor("fp16", o));
   o = {};
   o.bits = 8;
   EXPECT_THROW(makeCompressor("nuqsgd", o), std::invalid_argument);

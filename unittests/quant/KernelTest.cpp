@@ -176,6 +176,24 @@ TEST(Kernel, ThreadsDoNotChangeMessages) {
               decodeWith(s, Kernel::Fast, t, one, n, 2))
         << t;
   }
+  // Casts split in chunks.
+  for (const char *cast : {"fp32", "fp16", "bf16"}) {
+    std::vector<uint8_t> m[2];
+    std::vector<float> sum[2];
+    for (int k = 0; k < 2; ++k) {
+      CompressorOptions o;
+      o.threads = k ? 3 : 1;
+      auto c = makeCompressor(cast, o);
+      m[k].resize(c->maxMessageBytes(n));
+      m[k].resize(c->encode(v.data(), n, {1, 2, 3}, m[k].data()));
+      sum[k].assign(n, 0.0f);
+      ASSERT_EQ(c->decodeAccumulate(m[k].data(), m[k].size(), 0.5f,
+                                    sum[k].data(), n, 2),
+                "");
+    }
+    EXPECT_EQ(m[0], m[1]) << cast;
+    EXPECT_EQ(sum[0], sum[1]) << cast;
+  }
   // Bucket sizes that are not multiples of 8 split at 8-bucket groups.
   Schedule odd = scheduleFor(5, 100, Norm::Linf, NormPrecision::Fp16, n);
   EXPECT_EQ(encodeWith(odd, Kernel::Fast, 1, v, {1, 2, 3}),

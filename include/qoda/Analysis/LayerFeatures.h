@@ -1,4 +1,5 @@
-//===- LayerFeatures.h - what the graph says about each parameter -*- C++ -*-===//
+//===- LayerFeatures.h - what the graph says about each parameter -*- C++
+//-*-===//
 //
 // For every trainable qoda.param: the layer that consumes it and its role
 // there (conv kernel, dense weight, bias, norm scale/shift, embedding,
@@ -27,24 +28,24 @@ constexpr llvm::StringLiteral kFeaturesAttr = "qoda.features";
 constexpr llvm::StringLiteral kTypeAttr = "qoda.type";
 
 struct LayerFeatures {
-  std::string name;       ///< the parameter (ONNX initializer) name
-  std::string role;       ///< refined role, see docs/clustering.md
-  std::string op;         ///< op_type of the consuming layer, "" if none
-  std::string node;       ///< name of that node
+  std::string name; ///< the parameter (ONNX initializer) name
+  std::string role; ///< refined role, see docs/clustering.md
+  std::string op;   ///< op_type of the consuming layer, "" if none
+  std::string node; ///< name of that node
   llvm::SmallVector<int64_t> shape;
   int64_t numel = 0;
   int64_t fanIn = 0, fanOut = 0;
-  int64_t depth = 0;      ///< layers on the longest path from the inputs,
-                          ///< including the consuming one (1 = first layer)
-  int64_t height = 0;     ///< layers after it on the longest path to an output
-  std::string position;   ///< first | middle | last
-  std::string activation; ///< first activation after the layer, or none
-  std::string norm;       ///< first normalisation after the layer, or none
-  std::string kernel;     ///< spatial kernel of convolutions ("3x3"), else ""
-  std::string block;      ///< repeated block (name prefix), "" if none
+  int64_t depth = 0;       ///< layers on the longest path from the inputs,
+                           ///< including the consuming one (1 = first layer)
+  int64_t height = 0;      ///< layers after it on the longest path to an output
+  std::string position;    ///< first | middle | last
+  std::string activation;  ///< first activation after the layer, or none
+  std::string norm;        ///< first normalisation after the layer, or none
+  std::string kernel;      ///< spatial kernel of convolutions ("3x3"), else ""
+  std::string block;       ///< repeated block (name prefix), "" if none
   int64_t blockIndex = -1; ///< instance index within the block
   int64_t blockRepeats = 0; ///< instances of the block with the same contents
-  std::string blockMember; ///< name inside the instance ("conv1.weight")
+  std::string blockMember;  ///< name inside the instance ("conv1.weight")
 };
 
 /// Features of every trainable parameter of `model`, in IR order.

@@ -1,4 +1,5 @@
-//===- SchedulePlanner.h - layer types, levels and bit allocation -*- C++ -*-===//
+//===- SchedulePlanner.h - layer types, levels and bit allocation -*- C++
+//-*-===//
 //
 // The schedule model of docs/clustering.md:
 //  * per type, MQV-optimal levels for the type's distribution of u
@@ -25,10 +26,9 @@
 namespace qoda::analysis {
 
 struct PlannerOptions {
-  double budgetBits = 4.0;      ///< bits per coordinate, everything counted
-  unsigned bucket = 1024;       ///< coordinates per norm bucket
-  int64_t smallThreshold = 1024; ///< fewer elements (or rank <= 1): fp32
-  unsigned maxBits = 6;         ///< widest level index considered
+  double budgetBits = 4.0;       ///< bits per coordinate, everything counted
+  unsigned bucket = 1024;        ///< coordinates per norm bucket
+  unsigned maxBits = 6;          ///< widest level index considered
 };
 
 struct PlanParam {
@@ -100,13 +100,17 @@ public:
 
 private:
   struct Table {
-    std::vector<std::vector<float>> levels; ///< [bits - 1]
-    std::vector<double> cost;               ///< relative variance [bits - 1]
+    std::vector<std::vector<float>> levels; ///< [bits - 1], fitted lazily
+    std::vector<double> cost; ///< relative variance [bits - 1]; < 0: not yet
     double energy = 0;
     int64_t numel = 0;
     quant::WeightedPoints points;
   };
-  const Table &tableFor(const std::vector<unsigned> &members);
+  Table &tableFor(const std::vector<unsigned> &members);
+  /// Fits the levels of `t` at `b` index bits (once).
+  void fit(Table &t, unsigned b);
+  double costAt(Table &t, unsigned b);
+  const std::vector<float> &levelsAt(Table &t, unsigned b);
   const std::vector<std::vector<float>> &globalLevels();
   /// Total bits of a layout (types per parameter, -1 = fp32) given the index
   /// bits per type, and the number of norm buckets per type.

@@ -41,9 +41,9 @@ struct SchedulePipelineOptions
       *this, "small-threshold",
       llvm::cl::desc("Fewer elements: sent uncompressed"),
       llvm::cl::init(1024)};
-  Option<std::string> gradientProfile{
-      *this, "gradient-profile", llvm::cl::desc("Gradient profile (JSON)"),
-      llvm::cl::init("")};
+  Option<std::string> gradientProfile{*this, "gradient-profile",
+                                      llvm::cl::desc("Gradient profile (JSON)"),
+                                      llvm::cl::init("")};
   Option<double> bitsPerCoordinate{
       *this, "bits-per-coordinate",
       llvm::cl::desc("Budget in bits per coordinate (default 4)"),

@@ -34,8 +34,7 @@ LogicalResult translate(ModuleOp module, llvm::raw_ostream &os, Emitter e) {
 
 void registerCppTranslation() {
   TranslateFromMLIRRegistration reg(
-      "emit-cpp",
-      "Write the C++ source of the model library (docs/codegen.md)",
+      "emit-cpp", "Write the C++ source of the model library (docs/codegen.md)",
       [](ModuleOp module, llvm::raw_ostream &os) {
         return translate(module, os, emitCpp);
       },

@@ -37,8 +37,8 @@ FailureOr<ModelTables> buildModelTables(const schedule::ScheduleFile &s,
   t.numCoords = s.numCoords;
   for (size_t m = 0; m < s.types.size(); ++m) {
     const quant::TypeSchedule &q = s.types[m].quant;
-    std::string where = "type " + std::to_string(m) + " ('" +
-                        s.types[m].name + "'): ";
+    std::string where =
+        "type " + std::to_string(m) + " ('" + s.types[m].name + "'): ";
     qoda_type_info ti{};
     ti.kind = uint32_t(q.kind);
     ti.level_slot = uint32_t(t.levels.size());

@@ -80,8 +80,8 @@ LogicalResult emitCuda(const schedule::ScheduleFile &s, llvm::raw_ostream &os,
       if (!levels && !castToo)
         continue;
       os << "    case " << m << ": // '" << t.typeNames[m] << "'\n"
-         << "      " << cudaKernelName(t.types[m]) << "::"
-         << (levels ? call.split('|').first : call.split('|').second)
+         << "      " << cudaKernelName(t.types[m])
+         << "::" << (levels ? call.split('|').first : call.split('|').second)
          << ";\n      break;\n";
     }
     os << "    default: // cast types have nothing to validate\n"

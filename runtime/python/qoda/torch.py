@@ -148,7 +148,17 @@ def _groups(params, schedule):
                 named, sched,
                 f"parameters of group '{name}'" if name else "parameters")
         prefix = name + "/" if name else ""
-        out.append((name, [(prefix + n, t) for n, t in named], sched))
+        # What the schedule sends each parameter as (for layout()).
+        types = {}
+        if sched is not None:
+            kinds = sched.types
+            for sp in sched.params:
+                t = kinds[sp["type"]]
+                types[sp["name"]] = (f"{t['name']} ({t['kind']}, {t['bits']} bits)"
+                                     if t["kind"] == "levels" else
+                                     f"{t['name']} ({t['kind']})")
+        out.append((name, [(prefix + n, t, types.get(n)) for n, t in named],
+                    sched))
     return out
 
 
@@ -181,8 +191,9 @@ class Optimizer:
         groups = _groups(params, schedule)
         self._params = []
         seen = set()
+        self._sent_as = []
         for _, named, _ in groups:
-            for n, t in named:
+            for n, t, sent_as in named:
                 if id(t) in seen:
                     raise ValueError(f"parameter '{n}' appears twice")
                 seen.add(id(t))
@@ -190,6 +201,16 @@ class Optimizer:
                     raise TypeError(f"parameter '{n}' is {t.dtype}; qoda "
                                     "optimises float32 parameters")
                 self._params.append((n, t))
+                if compressor == "layerwise":
+                    self._sent_as.append(sent_as)
+                elif compressor == "none" or (uncompressed_1d and
+                                              t.dim() <= 1):
+                    self._sent_as.append("fp32")
+                else:
+                    self._sent_as.append(
+                        compressor + ("" if compressor in ("fp16", "fp32",
+                                                           "q-fp16", "bf16")
+                                      else f" ({bits} bits)"))
         schedules = [s for _, _, s in groups if s is not None]
         if compressor == "layerwise":
             missing = [g or "(unnamed)" for g, _, s in groups if s is None]
@@ -252,6 +273,13 @@ class Optimizer:
     def param_names(self):
         """The flat layout's parameter names, in order."""
         return [n for n, _ in self._params]
+
+    def layout(self):
+        """[(name, numel, how it is sent)] in layout order: the schedule's
+        type for layerwise, else the compressor, or fp32 for what goes
+        through the fp32 all-reduce."""
+        return [(n, t.numel(), a)
+                for (n, t), a in zip(self._params, self._sent_as)]
 
     def zero_grad(self, set_to_none=True):
         for _, t in self._params:

@@ -118,8 +118,7 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
     if (spec.collective == "scatter-reduce") {
       agg = std::make_unique<comm::ScatterReduceAggregator>(
           comm, dim, [s, seed, rank](std::size_t off, std::size_t n) {
-            return std::make_unique<comm::ScheduleCodec>(s, off, n, seed,
-                                                         rank);
+            return std::make_unique<comm::ScheduleCodec>(s, off, n, seed, rank);
           });
     } else {
       // (a): fp32 types through the fp32 all-reduce, the rest in the message.
@@ -171,8 +170,8 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
         throw std::invalid_argument(
             "every parameter is sent uncompressed (all are 1-D and "
             "uncompressed_1d=True): use compressor 'none'");
-      agg = std::make_unique<comm::CompressedAggregator>(comm, std::move(layout),
-                                                         make(0, comp));
+      agg = std::make_unique<comm::CompressedAggregator>(
+          comm, std::move(layout), make(0, comp));
     }
   }
   agg->setLayout(namedLayout(spec.layout));

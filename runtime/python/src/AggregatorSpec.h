@@ -42,7 +42,7 @@ struct AggregatorSpec {
   std::vector<schedule::ScheduleFile> schedules;
   std::string collective = "allgather"; ///< allgather | scatter-reduce
   std::uint64_t seed = 0;
-  std::string refit = "none"; ///< a comm::RefitPlan text, layer-wise only
+  std::string refit = "none";       ///< a comm::RefitPlan text, layer-wise only
   std::string onNonFinite = "stop"; ///< stop | skip
 };
 
@@ -51,7 +51,8 @@ std::vector<std::string> compressorChoices();
 
 /// One quant::Schedule over the concatenation of `files` (types appended,
 /// segments shifted by the coordinates before each file).
-quant::Schedule concatSchedules(const std::vector<schedule::ScheduleFile> &files);
+quant::Schedule
+concatSchedules(const std::vector<schedule::ScheduleFile> &files);
 
 /// Builds the aggregator; throws std::invalid_argument with a message
 /// naming the bad option and the valid choices.

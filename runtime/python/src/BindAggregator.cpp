@@ -16,42 +16,42 @@ void bindAggregator(py::module_ &m) {
       m, "Aggregator",
       "The mean over all workers of one flat float32 vector, through the "
       "fp32 all-reduce or a compressed collective.")
-      .def(py::init([](std::shared_ptr<CommHandle> comm,
-                       const std::vector<std::tuple<std::string, std::size_t,
-                                                    bool>> &layout,
-                       const std::string &compressor, unsigned bits,
-                       std::uint32_t bucket, const std::string &norm,
-                       const std::vector<std::shared_ptr<
-                           schedule::ScheduleFile>> &schedules,
-                       const std::string &collective, std::uint64_t seed,
-                       const std::string &refit,
-                       const std::string &onNonFinite) {
-             if (!comm)
-               throw py::value_error("Aggregator: communicator is None");
-             AggregatorSpec spec;
-             for (const auto &[name, size, compressed] : layout)
-               spec.layout.push_back({name, size, compressed});
-             spec.compressor = compressor;
-             spec.bits = bits;
-             spec.bucket = bucket;
-             spec.norm = norm;
-             for (const auto &s : schedules) {
-               if (!s)
-                 throw py::value_error("Aggregator: a schedule is None");
-               spec.schedules.push_back(*s);
-             }
-             spec.collective = collective;
-             spec.seed = seed;
-             spec.refit = refit;
-             spec.onNonFinite = onNonFinite;
-             auto h = std::make_shared<AggregatorHandle>();
-             h->comm = comm;
-             h->dim = 0;
-             for (const LayoutEntry &e : spec.layout)
-               h->dim += e.size;
-             h->agg = buildAggregator(spec, *comm->comm);
-             return h;
-           }),
+      .def(py::init(
+               [](std::shared_ptr<CommHandle> comm,
+                  const std::vector<std::tuple<std::string, std::size_t, bool>>
+                      &layout,
+                  const std::string &compressor, unsigned bits,
+                  std::uint32_t bucket, const std::string &norm,
+                  const std::vector<std::shared_ptr<schedule::ScheduleFile>>
+                      &schedules,
+                  const std::string &collective, std::uint64_t seed,
+                  const std::string &refit, const std::string &onNonFinite) {
+                 if (!comm)
+                   throw py::value_error("Aggregator: communicator is None");
+                 AggregatorSpec spec;
+                 for (const auto &[name, size, compressed] : layout)
+                   spec.layout.push_back({name, size, compressed});
+                 spec.compressor = compressor;
+                 spec.bits = bits;
+                 spec.bucket = bucket;
+                 spec.norm = norm;
+                 for (const auto &s : schedules) {
+                   if (!s)
+                     throw py::value_error("Aggregator: a schedule is None");
+                   spec.schedules.push_back(*s);
+                 }
+                 spec.collective = collective;
+                 spec.seed = seed;
+                 spec.refit = refit;
+                 spec.onNonFinite = onNonFinite;
+                 auto h = std::make_shared<AggregatorHandle>();
+                 h->comm = comm;
+                 h->dim = 0;
+                 for (const LayoutEntry &e : spec.layout)
+                   h->dim += e.size;
+                 h->agg = buildAggregator(spec, *comm->comm);
+                 return h;
+               }),
            py::arg("comm"), py::arg("layout"), py::arg("compressor") = "none",
            py::arg("bits") = 4, py::arg("bucket") = 1024,
            py::arg("norm") = "l2",
@@ -67,8 +67,7 @@ void bindAggregator(py::module_ &m) {
           "name", [](const AggregatorHandle &h) { return h.agg->name(); })
       .def_property_readonly("refits",
                              [](const AggregatorHandle &h) -> std::uint64_t {
-                               const comm::LevelRefitter *r =
-                                   h.agg->refitter();
+                               const comm::LevelRefitter *r = h.agg->refitter();
                                return r ? r->refits() : 0;
                              })
       .def(

@@ -138,42 +138,43 @@ void bindOptimizer(py::module_ &m) {
       m, "Optimizer",
       "QODA or a baseline over an Aggregator; the iterate is a flat float32 "
       "vector.")
-      .def(py::init([](const std::string &name,
-                       py::array_t<float, py::array::c_style |
-                                              py::array::forcecast>
-                           x0,
-                       std::shared_ptr<AggregatorHandle> agg, double lr,
-                       double lrGamma, double q, double beta1, double beta2,
-                       double eps) {
-             if (!agg)
-               throw py::value_error("Optimizer: aggregator is None");
-             if (x0.ndim() != 1 ||
-                 static_cast<std::size_t>(x0.size()) != agg->dim)
-               throw py::value_error(
-                   "Optimizer: x0 must be a 1-D array of the aggregator's " +
-                   std::to_string(agg->dim) + " coordinates, got " +
-                   std::to_string(x0.size()) + " in " +
-                   std::to_string(x0.ndim()) + " dimension(s)");
-             optim::OptimConfig cfg;
-             cfg.name = name;
-             cfg.lr = lr;
-             cfg.lrGamma = lrGamma;
-             cfg.q = q;
-             cfg.beta1 = beta1;
-             cfg.beta2 = beta2;
-             cfg.eps = eps;
-             auto h = std::make_shared<OptimizerHandle>();
-             h->agg = agg;
-             h->name = name;
-             h->opt = optim::makeOptimizer(
-                 cfg, std::vector<float>(x0.data(), x0.data() + x0.size()),
-                 *agg->agg);
-             return h;
-           }),
-           py::arg("name"), py::arg("x0"), py::arg("aggregator"),
-           py::arg("lr") = 0.1, py::arg("lr_gamma") = 0.1,
-           py::arg("q") = 0.25, py::arg("beta1") = 0.9,
-           py::arg("beta2") = 0.999, py::arg("eps") = 1e-8)
+      .def(
+          py::init(
+              [](const std::string &name,
+                 py::array_t<float, py::array::c_style | py::array::forcecast>
+                     x0,
+                 std::shared_ptr<AggregatorHandle> agg, double lr,
+                 double lrGamma, double q, double beta1, double beta2,
+                 double eps) {
+                if (!agg)
+                  throw py::value_error("Optimizer: aggregator is None");
+                if (x0.ndim() != 1 ||
+                    static_cast<std::size_t>(x0.size()) != agg->dim)
+                  throw py::value_error(
+                      "Optimizer: x0 must be a 1-D array of the aggregator's " +
+                      std::to_string(agg->dim) + " coordinates, got " +
+                      std::to_string(x0.size()) + " in " +
+                      std::to_string(x0.ndim()) + " dimension(s)");
+                optim::OptimConfig cfg;
+                cfg.name = name;
+                cfg.lr = lr;
+                cfg.lrGamma = lrGamma;
+                cfg.q = q;
+                cfg.beta1 = beta1;
+                cfg.beta2 = beta2;
+                cfg.eps = eps;
+                auto h = std::make_shared<OptimizerHandle>();
+                h->agg = agg;
+                h->name = name;
+                h->opt = optim::makeOptimizer(
+                    cfg, std::vector<float>(x0.data(), x0.data() + x0.size()),
+                    *agg->agg);
+                return h;
+              }),
+          py::arg("name"), py::arg("x0"), py::arg("aggregator"),
+          py::arg("lr") = 0.1, py::arg("lr_gamma") = 0.1, py::arg("q") = 0.25,
+          py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,
+          py::arg("eps") = 1e-8)
       .def("step", &step, py::arg("oracle"),
            "One step; oracle(x, out) writes this worker's V_k(x) into out "
            "(numpy float32 views, valid during the call only).")

@@ -36,9 +36,9 @@ void bindSchedule(py::module_ &m) {
           "hash",
           [](const ScheduleFile &s) {
             char buf[17];
-            std::snprintf(buf, sizeof buf, "%016llx",
-                          static_cast<unsigned long long>(
-                              s.quantSchedule().hash()));
+            std::snprintf(
+                buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(s.quantSchedule().hash()));
             return std::string(buf);
           },
           "schedule_hash: FNV-1a of the quantization schedule, 16 hex digits")

@@ -15,9 +15,9 @@ PYBIND11_MODULE(_qoda, m) {
   m.doc() = "qoda runtime: rendezvous, compressed collectives, QODA and its "
             "baselines";
   pybind11::register_exception<qoda::comm::CommError>(m, "CommError",
-                                                PyExc_RuntimeError);
-  pybind11::register_exception<qoda::comm::NonFiniteError>(m, "NonFiniteError",
-                                                     PyExc_FloatingPointError);
+                                                      PyExc_RuntimeError);
+  pybind11::register_exception<qoda::comm::NonFiniteError>(
+      m, "NonFiniteError", PyExc_FloatingPointError);
   qoda::python::bindComm(m);
   qoda::python::bindSchedule(m);
   qoda::python::bindAggregator(m);

@@ -1,12 +1,14 @@
 // CPU kernel building blocks of a generated model library. Header-only and
 // templated on the schedule's compile-time constants (index bits, bucket
 // size, norm, norm precision, number of levels), so the code generator's
-// instantiations are specialised: fixed-width packing in groups of 8 codes,
-// branch-free interval search for short level sequences, Philox in batches
-// the compiler vectorises. The arithmetic is exactly that of
-// qoda::quant's "layerwise" compressor (same float operations in the same
-// order, same Philox words), so messages are byte-identical; the tests check
-// this against the library, never against a copy.
+// instantiations are specialised: 8 codes packed into whole bytes with
+// fixed-size stores, a compare-and-blend interval search over levels held in
+// registers, Philox in SSE2/AVX2 lanes, and AVX2 paths (when the library is
+// compiled for x86-64-v3) for the norm, packing, validation and
+// accumulation. The arithmetic is exactly that of qoda::quant's "layerwise"
+// compressor (docs/quant.md, "Bit-exact definition": same float operations
+// in the same order, same Philox words), so messages are byte-identical; the
+// tests check this against the library, never against a copy.
 #ifndef QODA_KERNELS_CPUKERNELS_H
 #define QODA_KERNELS_CPUKERNELS_H
 
@@ -66,7 +68,7 @@ inline std::string checkLevels(const float *l, uint32_t n) {
 }
 
 /// Philox4x32-10 words for blocks [first, first + count) into out[4 * i + w],
-/// key/counter layout of quant/Philox.h. On x86-64 eight (AVX2, libraries
+/// key/counter layout of quant/Philox.h. On x86-64 sixteen (AVX2, libraries
 /// built for x86-64-v3) or four (SSE2, any x86-64) blocks go through the
 /// rounds together; the rest, and other CPUs, a scalar loop.
 inline void philoxBlocks(uint64_t seed, uint64_t step, uint32_t rank,
@@ -75,55 +77,83 @@ inline void philoxBlocks(uint64_t seed, uint64_t step, uint32_t rank,
   constexpr uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   uint32_t base = 0;
 #ifdef __AVX2__
-  // Eight blocks per step when the library is built for x86-64-v3.
-  const __m256i n0m = _mm256_set1_epi32(int(M0)), n1m = _mm256_set1_epi32(int(M1));
-  for (; base + 8 <= count; base += 8) {
-    uint64_t b = first + base;
-    __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(b))),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  // Sixteen blocks per step when the library is built for x86-64-v3: two
+  // independent groups of 8 lanes, so the multiplies of one group overlap
+  // the latency of the other's (one group alone is latency-bound).
+  const __m256i n0m = _mm256_set1_epi32(int(M0)),
+                n1m = _mm256_set1_epi32(int(M1));
+  const __m256i lo = _mm256_set1_epi64x(0xffffffffll);
+  struct Lanes {
+    __m256i c0, c1, c2, c3;
+  };
+  auto init = [&](uint64_t b) {
     alignas(32) uint32_t hiw[8];
     for (uint32_t l = 0; l < 8; ++l)
       hiw[l] = uint32_t((b + l) >> 32);
-    __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i *>(hiw));
-    __m256i c2 = _mm256_set1_epi32(int(uint32_t(step)));
-    __m256i c3 = _mm256_set1_epi32(int(rank));
-    uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
-    const __m256i lo = _mm256_set1_epi64x(0xffffffffll);
-    for (int round = 0; round < 10; ++round) {
-      __m256i p0e = _mm256_mul_epu32(c0, n0m);
-      __m256i p0o = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), n0m);
-      __m256i p1e = _mm256_mul_epu32(c2, n1m);
-      __m256i p1o = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), n1m);
-      __m256i lo0 = _mm256_or_si256(_mm256_and_si256(p0e, lo),
-                                    _mm256_slli_epi64(p0o, 32));
-      __m256i hi0 = _mm256_or_si256(_mm256_srli_epi64(p0e, 32),
-                                    _mm256_andnot_si256(lo, p0o));
-      __m256i lo1 = _mm256_or_si256(_mm256_and_si256(p1e, lo),
-                                    _mm256_slli_epi64(p1o, 32));
-      __m256i hi1 = _mm256_or_si256(_mm256_srli_epi64(p1e, 32),
-                                    _mm256_andnot_si256(lo, p1o));
-      __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1),
-                                    _mm256_set1_epi32(int(k0)));
-      __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3),
-                                    _mm256_set1_epi32(int(k1)));
-      c0 = n0;
-      c1 = lo1;
-      c2 = n2;
-      c3 = lo0;
-      k0 += W0;
-      k1 += W1;
-    }
-    // 8 lanes x 4 words -> block-major: A = [b0|b4], B = [b1|b5],
-    // C = [b2|b6], D = [b3|b7], then regroup the 128-bit halves.
-    __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpacklo_epi32(c2, c3);
-    __m256i t2 = _mm256_unpackhi_epi32(c0, c1), t3 = _mm256_unpackhi_epi32(c2, c3);
-    __m256i A = _mm256_unpacklo_epi64(t0, t1), B = _mm256_unpackhi_epi64(t0, t1);
-    __m256i C = _mm256_unpacklo_epi64(t2, t3), D = _mm256_unpackhi_epi64(t2, t3);
-    __m256i *o = reinterpret_cast<__m256i *>(out + 4 * base);
+    return Lanes{_mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(b))),
+                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+                 _mm256_load_si256(reinterpret_cast<const __m256i *>(hiw)),
+                 _mm256_set1_epi32(int(uint32_t(step))),
+                 _mm256_set1_epi32(int(rank))};
+  };
+  auto round = [&](Lanes &x, __m256i k0, __m256i k1) {
+    __m256i p0e = _mm256_mul_epu32(x.c0, n0m);
+    __m256i p0o = _mm256_mul_epu32(_mm256_srli_epi64(x.c0, 32), n0m);
+    __m256i p1e = _mm256_mul_epu32(x.c2, n1m);
+    __m256i p1o = _mm256_mul_epu32(_mm256_srli_epi64(x.c2, 32), n1m);
+    __m256i lo0 =
+        _mm256_or_si256(_mm256_and_si256(p0e, lo), _mm256_slli_epi64(p0o, 32));
+    __m256i hi0 = _mm256_or_si256(_mm256_srli_epi64(p0e, 32),
+                                  _mm256_andnot_si256(lo, p0o));
+    __m256i lo1 =
+        _mm256_or_si256(_mm256_and_si256(p1e, lo), _mm256_slli_epi64(p1o, 32));
+    __m256i hi1 = _mm256_or_si256(_mm256_srli_epi64(p1e, 32),
+                                  _mm256_andnot_si256(lo, p1o));
+    x.c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, x.c1), k0);
+    x.c1 = lo1;
+    x.c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, x.c3), k1);
+    x.c3 = lo0;
+  };
+  // 8 lanes x 4 words -> block-major: A = [b0|b4], B = [b1|b5],
+  // C = [b2|b6], D = [b3|b7], then regroup the 128-bit halves.
+  auto store = [](const Lanes &x, uint32_t *o32) {
+    __m256i t0 = _mm256_unpacklo_epi32(x.c0, x.c1),
+            t1 = _mm256_unpacklo_epi32(x.c2, x.c3);
+    __m256i t2 = _mm256_unpackhi_epi32(x.c0, x.c1),
+            t3 = _mm256_unpackhi_epi32(x.c2, x.c3);
+    __m256i A = _mm256_unpacklo_epi64(t0, t1),
+            B = _mm256_unpackhi_epi64(t0, t1);
+    __m256i C = _mm256_unpacklo_epi64(t2, t3),
+            D = _mm256_unpackhi_epi64(t2, t3);
+    __m256i *o = reinterpret_cast<__m256i *>(o32);
     _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(A, B, 0x20));
     _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(C, D, 0x20));
     _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(A, B, 0x31));
     _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(C, D, 0x31));
+  };
+  for (; base + 16 <= count; base += 16) {
+    Lanes x = init(first + base), y = init(first + base + 8);
+    uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+    for (int r = 0; r < 10; ++r) {
+      __m256i vk0 = _mm256_set1_epi32(int(k0)),
+              vk1 = _mm256_set1_epi32(int(k1));
+      round(x, vk0, vk1);
+      round(y, vk0, vk1);
+      k0 += W0;
+      k1 += W1;
+    }
+    store(x, out + 4 * base);
+    store(y, out + 4 * (base + 8));
+  }
+  for (; base + 8 <= count; base += 8) {
+    Lanes x = init(first + base);
+    uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
+    for (int r = 0; r < 10; ++r) {
+      round(x, _mm256_set1_epi32(int(k0)), _mm256_set1_epi32(int(k1)));
+      k0 += W0;
+      k1 += W1;
+    }
+    store(x, out + 4 * base);
   }
 #endif
 #ifdef __SSE2__
@@ -147,18 +177,18 @@ inline void philoxBlocks(uint64_t seed, uint64_t step, uint32_t rank,
       __m128i p1e = _mm_mul_epu32(c2, m1);
       __m128i p1o = _mm_mul_epu32(_mm_srli_epi64(c2, 32), m1);
       const __m128i lo = _mm_set_epi32(0, -1, 0, -1);
-      __m128i lo0 = _mm_or_si128(_mm_and_si128(p0e, lo),
-                                 _mm_slli_epi64(p0o, 32));
-      __m128i hi0 = _mm_or_si128(_mm_srli_epi64(p0e, 32),
-                                 _mm_andnot_si128(lo, p0o));
-      __m128i lo1 = _mm_or_si128(_mm_and_si128(p1e, lo),
-                                 _mm_slli_epi64(p1o, 32));
-      __m128i hi1 = _mm_or_si128(_mm_srli_epi64(p1e, 32),
-                                 _mm_andnot_si128(lo, p1o));
-      __m128i n0 = _mm_xor_si128(_mm_xor_si128(hi1, c1),
-                                 _mm_set1_epi32(int(k0)));
-      __m128i n2 = _mm_xor_si128(_mm_xor_si128(hi0, c3),
-                                 _mm_set1_epi32(int(k1)));
+      __m128i lo0 =
+          _mm_or_si128(_mm_and_si128(p0e, lo), _mm_slli_epi64(p0o, 32));
+      __m128i hi0 =
+          _mm_or_si128(_mm_srli_epi64(p0e, 32), _mm_andnot_si128(lo, p0o));
+      __m128i lo1 =
+          _mm_or_si128(_mm_and_si128(p1e, lo), _mm_slli_epi64(p1o, 32));
+      __m128i hi1 =
+          _mm_or_si128(_mm_srli_epi64(p1e, 32), _mm_andnot_si128(lo, p1o));
+      __m128i n0 =
+          _mm_xor_si128(_mm_xor_si128(hi1, c1), _mm_set1_epi32(int(k0)));
+      __m128i n2 =
+          _mm_xor_si128(_mm_xor_si128(hi0, c3), _mm_set1_epi32(int(k1)));
       c0 = n0;
       c1 = lo1;
       c2 = n2;
@@ -208,6 +238,18 @@ inline float bucketNorm(const float *x, uint32_t n, uint16_t *wire) {
   if (NORM == 0) {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     uint32_t i = 0;
+#ifdef __AVX2__
+    // The 8 lanes in two registers: lane k's additions keep their order.
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    for (; i + 8 <= n; i += 8) {
+      __m256d x0 = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+      __m256d x1 = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+      a0 = _mm256_add_pd(a0, _mm256_mul_pd(x0, x0));
+      a1 = _mm256_add_pd(a1, _mm256_mul_pd(x1, x1));
+    }
+    _mm256_storeu_pd(acc, a0);
+    _mm256_storeu_pd(acc + 4, a1);
+#endif
     for (; i + 8 <= n; i += 8)
       for (uint32_t k = 0; k < 8; ++k)
         acc[k] += double(x[i + k]) * double(x[i + k]);
@@ -230,6 +272,16 @@ inline float bucketNorm(const float *x, uint32_t n, uint16_t *wire) {
     return quant::halfToFloat(*wire);
   }
   return f;
+}
+
+/// Little-endian value of bytes p[0..n), assembled in a register: a memcpy
+/// of 3 bytes into a variable would go through the stack, and the wider load
+/// that follows would stall on store forwarding.
+inline uint64_t loadBytes(const uint8_t *p, unsigned n) {
+  uint64_t v = 0;
+  for (unsigned i = 0; i < n; ++i)
+    v |= uint64_t(p[i]) << (8 * i);
+  return v;
 }
 
 /// LSB-first bit plane writer; appends 8 codes of W bits at once.
@@ -402,10 +454,32 @@ struct LevelsKernel {
   /// Writes the codes of a bucket starting at coordinate `rel` of the
   /// segment (byte-aligned case).
   static void packAligned(uint8_t *idxPlane, uint8_t *signPlane, uint64_t rel,
-                          uint32_t len, const uint32_t *q,
-                          const uint32_t *sg) {
+                          uint32_t len, const uint32_t *q, const uint32_t *sg) {
     uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
-    for (uint32_t g = 0; g * 8 < len; ++g) {
+    uint32_t g0 = 0;
+#ifdef __AVX2__
+    if (IB <= 4) { // 8 codes of <= 4 bits fit one 32-bit lane after shifts
+      const __m256i shifts = _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB,
+                                               5 * IB, 6 * IB, 7 * IB);
+      for (; g0 + 1 <= len / 8; ++g0) {
+        __m256i qv = _mm256_sllv_epi32(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 8 * g0)),
+            shifts);
+        __m128i o = _mm_or_si128(_mm256_castsi256_si128(qv),
+                                 _mm256_extracti128_si256(qv, 1));
+        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0x4e));
+        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0xb1));
+        uint32_t v = uint32_t(_mm_cvtsi128_si32(o));
+        for (unsigned k = 0; k < IB; ++k)
+          ip[g0 * IB + k] = uint8_t(v >> (8 * k));
+        __m256i sv = _mm256_slli_epi32(
+            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(sg + 8 * g0)),
+            31);
+        sp[g0] = uint8_t(_mm256_movemask_ps(_mm256_castsi256_ps(sv)));
+      }
+    }
+#endif
+    for (uint32_t g = g0; g * 8 < len; ++g) {
       uint64_t v = 0;
       uint32_t sb = 0;
       for (uint32_t c = 0; c < 8; ++c) {
@@ -435,8 +509,7 @@ struct LevelsKernel {
     const uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
     uint32_t full = len / 8;
     for (uint32_t g = 0; g < full; ++g) {
-      uint64_t v = 0;
-      std::memcpy(&v, ip + g * IB, IB);
+      uint64_t v = loadBytes(ip + g * IB, IB);
       uint32_t sb = sp[g];
       for (uint32_t c = 0; c < 8; ++c) {
         q[8 * g + c] = uint32_t(v >> (c * IB)) & kCodeMask;
@@ -444,8 +517,7 @@ struct LevelsKernel {
       }
     }
     if (uint32_t n = len % 8) { // the segment's last, partial group
-      uint64_t v = 0;
-      std::memcpy(&v, ip + full * IB, (n * IB + 7) / 8);
+      uint64_t v = loadBytes(ip + full * IB, (n * IB + 7) / 8);
       uint32_t sb = sp[full];
       for (uint32_t c = 0; c < n; ++c) {
         q[8 * full + c] = uint32_t(v >> (c * IB)) & kCodeMask;
@@ -506,15 +578,13 @@ struct LevelsKernel {
 
   /// True if some coordinate of the bucket has index 0 and sign 1, tested
   /// 8 coordinates at a time on the packed planes (byte-aligned buckets).
-  static bool anyNegativeZero(const uint8_t *idxPlane,
-                              const uint8_t *signPlane, uint64_t rel,
-                              uint32_t len) {
+  static bool anyNegativeZero(const uint8_t *idxPlane, const uint8_t *signPlane,
+                              uint64_t rel, uint32_t len) {
     const uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
     uint32_t bad = 0;
     for (uint32_t g = 0; g * 8 < len; ++g) {
       uint32_t n = std::min(8u, len - 8 * g);
-      uint64_t v = 0;
-      std::memcpy(&v, ip + g * IB, n == 8 ? IB : (n * IB + 7) / 8);
+      uint64_t v = loadBytes(ip + g * IB, n == 8 ? IB : (n * IB + 7) / 8);
       uint64_t nz = v; // bit c*IB of nz: field c is non-zero
       for (unsigned k = 1; k < IB; ++k)
         nz |= v >> k;
@@ -560,9 +630,9 @@ struct LevelsKernel {
       for (uint32_t i = 0; i < len; ++i) {
         uint64_t at = seg.offset + b + i;
         if (q[i] >= NL) {
-          err.what = "level index " + std::to_string(q[i]) +
-                     " at coordinate " + std::to_string(at) +
-                     " exceeds the type's " + std::to_string(NL) + " levels";
+          err.what = "level index " + std::to_string(q[i]) + " at coordinate " +
+                     std::to_string(at) + " exceeds the type's " +
+                     std::to_string(NL) + " levels";
           return false;
         }
         if (q[i] == 0 && sg[i]) {
@@ -572,10 +642,10 @@ struct LevelsKernel {
       }
     }
     uint64_t idxBits = seg.length * IB;
-    bool padIdx = idxBits % 8 && (payload[sp.index + idxBits / 8] >>
-                                  (idxBits % 8));
-    bool padSign = seg.length % 8 && (payload[sp.sign + seg.length / 8] >>
-                                      (seg.length % 8));
+    bool padIdx =
+        idxBits % 8 && (payload[sp.index + idxBits / 8] >> (idxBits % 8));
+    bool padSign = seg.length % 8 &&
+                   (payload[sp.sign + seg.length / 8] >> (seg.length % 8));
     if (padIdx || padSign) {
       err.what = "non-zero padding bits after coordinate " +
                  std::to_string(seg.offset + seg.length - 1);
@@ -589,9 +659,8 @@ struct LevelsKernel {
   /// zero" (index 0, sign 1); 8 codes per step (types of <= 16 levels).
   static bool anyBadCodeAvx2(const uint8_t *idxPlane, const uint8_t *signPlane,
                              uint64_t rel, uint32_t len) {
-    const __m256i shifts =
-        _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB, 5 * IB, 6 * IB,
-                          7 * IB);
+    const __m256i shifts = _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB,
+                                             5 * IB, 6 * IB, 7 * IB);
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i mask = _mm256_set1_epi32(int(kCodeMask));
     const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
@@ -599,20 +668,16 @@ struct LevelsKernel {
     const uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
     __m256i bad = zero;
     for (uint32_t g = 0; g * 8 < len; ++g) {
-      uint32_t v = 0;
-      if (8 * g + 8 <= len)
-        std::memcpy(&v, ip + g * IB, IB); // fixed size: one or two loads
-      else
-        std::memcpy(&v, ip + g * IB, ((len - 8 * g) * IB + 7) / 8);
+      uint32_t v = uint32_t(loadBytes(
+          ip + g * IB, 8 * g + 8 <= len ? IB : ((len - 8 * g) * IB + 7) / 8));
       __m256i q = _mm256_and_si256(
           _mm256_srlv_epi32(_mm256_set1_epi32(int(v)), shifts), mask);
       __m256i sg = _mm256_and_si256(
           _mm256_srlv_epi32(_mm256_set1_epi32(sp[g]), lanes), one);
       // Bits beyond a partial last group are padding (zero or caught by
       // the padding check), so they cannot raise a false alarm here.
-      __m256i negZero =
-          _mm256_and_si256(_mm256_cmpeq_epi32(q, zero),
-                           _mm256_cmpeq_epi32(sg, one));
+      __m256i negZero = _mm256_and_si256(_mm256_cmpeq_epi32(q, zero),
+                                         _mm256_cmpeq_epi32(sg, one));
       bad = _mm256_or_si256(bad, negZero);
       if (!kAllIndicesValid)
         bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(q, maxIdx));
@@ -632,16 +697,14 @@ struct LevelsKernel {
     for (uint32_t m = 0; m < NL && m < 16; ++m)
       t[m] = scale * d.levels[m];
     const __m256 lo = _mm256_load_ps(t), hi = _mm256_load_ps(t + 8);
-    const __m256i shifts =
-        _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB, 5 * IB, 6 * IB,
-                          7 * IB);
+    const __m256i shifts = _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB,
+                                             5 * IB, 6 * IB, 7 * IB);
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i mask = _mm256_set1_epi32(int(kCodeMask));
     const uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
     uint32_t full = len / 8;
     for (uint32_t g = 0; g < full; ++g) {
-      uint32_t v = 0;
-      std::memcpy(&v, ip + g * IB, IB);
+      uint32_t v = uint32_t(loadBytes(ip + g * IB, IB));
       __m256i q = _mm256_and_si256(
           _mm256_srlv_epi32(_mm256_set1_epi32(int(v)), shifts), mask);
       __m256 x = _mm256_permutevar8x32_ps(lo, q);
@@ -651,12 +714,10 @@ struct LevelsKernel {
       __m256i sign = _mm256_slli_epi32(
           _mm256_srlv_epi32(_mm256_set1_epi32(sp[g]), lanes), 31);
       x = _mm256_xor_ps(x, _mm256_castsi256_ps(sign));
-      _mm256_storeu_ps(s + 8 * g,
-                       _mm256_add_ps(_mm256_loadu_ps(s + 8 * g), x));
+      _mm256_storeu_ps(s + 8 * g, _mm256_add_ps(_mm256_loadu_ps(s + 8 * g), x));
     }
     if (uint32_t n = len % 8) { // the segment's last, partial group
-      uint32_t v = 0;
-      std::memcpy(&v, ip + full * IB, (n * IB + 7) / 8);
+      uint32_t v = uint32_t(loadBytes(ip + full * IB, (n * IB + 7) / 8));
       uint32_t sb = sp[full];
       for (uint32_t c = 0; c < n; ++c) {
         uint32_t xb;
@@ -683,8 +744,8 @@ struct LevelsKernel {
         float scale = a.weight * readNorm(payload + sp.begin, b / BUCKET);
 #ifdef __AVX2__
         if (kByteAligned && IB <= 4) {
-          accumulateAvx2(payload + sp.index, payload + sp.sign, b, len,
-                         scale, d, s);
+          accumulateAvx2(payload + sp.index, payload + sp.sign, b, len, scale,
+                         d, s);
           continue;
         }
 #endif

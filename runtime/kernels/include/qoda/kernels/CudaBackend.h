@@ -42,8 +42,7 @@ bool cudaUpdate(CudaState *s, const float *mean, float *y, const float *x1,
 #else
 inline const char *kNoCuda = "library built without CUDA kernels";
 inline CudaState *cudaCreate(const qoda_model_layout &, const MessagePlan &,
-                             const std::vector<LevelData> &,
-                             std::string &err) {
+                             const std::vector<LevelData> &, std::string &err) {
   err = kNoCuda;
   return nullptr;
 }

@@ -32,9 +32,9 @@
 namespace qoda::kernels::cuda {
 
 struct DevSegment {
-  uint64_t offset, length;  ///< coordinates
+  uint64_t offset, length;     ///< coordinates
   uint64_t begin, index, sign; ///< payload-relative bytes (MessagePlan)
-  uint64_t firstItem;       ///< first work item of the segment
+  uint64_t firstItem;          ///< first work item of the segment
   uint32_t type, pad;
 };
 
@@ -161,8 +161,7 @@ struct LevelsCuda {
 
   /// All threads of the block call this for bucket `item - firstItem`.
   __device__ static void encode(const EncodeJob &j, const DevSegment &s,
-                                const DevLevels &dl, uint64_t item,
-                                float *sh) {
+                                const DevLevels &dl, uint64_t item, float *sh) {
     __shared__ float lev[NL], iw[NL];
     __shared__ double lane[8];
     __shared__ float normSh;
@@ -202,10 +201,10 @@ struct LevelsCuda {
     if (t == 0) {
       double norm;
       if (NORM == 0) {
-        double s2 = __dadd_rn(__dadd_rn(__dadd_rn(lane[0], lane[4]),
-                                        __dadd_rn(lane[2], lane[6])),
-                              __dadd_rn(__dadd_rn(lane[1], lane[5]),
-                                        __dadd_rn(lane[3], lane[7])));
+        double s2 = __dadd_rn(
+            __dadd_rn(__dadd_rn(lane[0], lane[4]), __dadd_rn(lane[2], lane[6])),
+            __dadd_rn(__dadd_rn(lane[1], lane[5]),
+                      __dadd_rn(lane[3], lane[7])));
         norm = __dsqrt_rn(s2);
       } else {
         float m = 0.0f;
@@ -402,16 +401,15 @@ __global__ void headerKernel(DecodeJob j, uint64_t hash, uint64_t step,
       v |= uint64_t(h[at + i]) << (8 * i);
     return v;
   };
-  uint64_t field =
-      get(0, 4) != quant::kMagic                      ? 1
-      : get(4, 2) != quant::kFormatVersion            ? 2
-      : get(6, 1) != uint64_t(quant::CompressorId::Levels) ? 3
-      : get(7, 1) != 0                                ? 4
-      : get(8, 8) != hash                             ? 5
-      : get(16, 8) != step                            ? 6
-      : get(24, 8) != n                               ? 7
-      : get(32, 8) != payload                         ? 8
-                                                      : 0;
+  uint64_t field = get(0, 4) != quant::kMagic                           ? 1
+                   : get(4, 2) != quant::kFormatVersion                 ? 2
+                   : get(6, 1) != uint64_t(quant::CompressorId::Levels) ? 3
+                   : get(7, 1) != 0                                     ? 4
+                   : get(8, 8) != hash                                  ? 5
+                   : get(16, 8) != step                                 ? 6
+                   : get(24, 8) != n                                    ? 7
+                   : get(32, 8) != payload                              ? 8
+                                                                        : 0;
   if (field)
     recordError(j.err, kErrHeader, m, field);
 }
@@ -506,8 +504,8 @@ CudaState *create(const qoda_model_layout &l, const MessagePlan &plan,
     const qoda_segment_info &si = l.segments[i];
     const qoda_type_info &t = l.types[si.type];
     const SegmentPlan &sp = plan.segments[i];
-    segs[i] = {si.offset, si.length, sp.begin, sp.index, sp.sign, item,
-               si.type, 0};
+    segs[i] = {si.offset, si.length, sp.begin, sp.index,
+               sp.sign,   item,      si.type,  0};
     uint64_t per = t.kind == kKindLevels ? t.bucket : 4ull * D::kThreads;
     item += (si.length + per - 1) / per;
   }
@@ -528,8 +526,8 @@ CudaState *create(const qoda_model_layout &l, const MessagePlan &plan,
                        cudaMemcpyHostToDevice),
             "cudaMemcpy", err) &&
       check(cudaMalloc(&s->err, sizeof(ErrorRecord)), "cudaMalloc", err) &&
-      check(cudaMallocHost(&s->hostErr, sizeof(ErrorRecord)),
-            "cudaMallocHost", err);
+      check(cudaMallocHost(&s->hostErr, sizeof(ErrorRecord)), "cudaMallocHost",
+            err);
   if (!ok) {
     cudaFree(s->segs);
     cudaFree(s->levels);
@@ -554,15 +552,15 @@ inline bool setLevels(CudaState *s, uint32_t type, const LevelData &d,
                       std::string &err) {
   DevLevels l = toDev(d);
   // Synchronous: the next encode sees the new levels.
-  return check(cudaMemcpy(s->levels + type, &l, sizeof l,
-                          cudaMemcpyHostToDevice),
-               "cudaMemcpy", err);
+  return check(
+      cudaMemcpy(s->levels + type, &l, sizeof l, cudaMemcpyHostToDevice),
+      "cudaMemcpy", err);
 }
 
 template <class D>
-bool encode(CudaState *s, const uint8_t *header, const float *v,
-            uint64_t seed, uint64_t step, uint32_t rank, uint8_t *out,
-            void *stream, std::string &err) {
+bool encode(CudaState *s, const uint8_t *header, const float *v, uint64_t seed,
+            uint64_t step, uint32_t rank, uint8_t *out, void *stream,
+            std::string &err) {
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   if (!check(cudaMemcpyAsync(out, header, quant::kHeaderBytes,
                              cudaMemcpyHostToDevice, st),
@@ -629,8 +627,7 @@ qoda_status decode(CudaState *s, const uint8_t *const *msgs,
   if (k > s->msgCap) {
     cudaFree(s->msgs);
     s->msgs = nullptr;
-    if (!check(cudaMalloc(&s->msgs, k * sizeof(uint8_t *)), "cudaMalloc",
-               err))
+    if (!check(cudaMalloc(&s->msgs, k * sizeof(uint8_t *)), "cudaMalloc", err))
       return QODA_ERR_DEVICE;
     s->msgCap = k;
   }
@@ -644,8 +641,8 @@ qoda_status decode(CudaState *s, const uint8_t *const *msgs,
   headerKernel<<<(k + 63) / 64, 64, 0, st>>>(j, hash, step, s->numCoords,
                                              s->payloadBytes);
   if (s->items) {
-    validateKernel<D><<<unsigned(s->items), s->threads, 0, st>>>(j, s->segs,
-                                                                 s->nsegs);
+    validateKernel<D>
+        <<<unsigned(s->items), s->threads, 0, st>>>(j, s->segs, s->nsegs);
     accumulateKernel<D><<<unsigned(s->items), s->threads, 0, st>>>(
         j, s->segs, s->nsegs, s->levels);
   }

@@ -13,7 +13,12 @@
 
 namespace qoda::kernels {
 
-enum : uint32_t { kKindLevels = 0, kKindFp32 = 1, kKindFp16 = 2, kKindBf16 = 3 };
+enum : uint32_t {
+  kKindLevels = 0,
+  kKindFp32 = 1,
+  kKindFp16 = 2,
+  kKindBf16 = 3
+};
 
 /// Byte size of one cast coordinate (0 for levels types).
 inline uint32_t castWidth(uint32_t kind) {

@@ -41,7 +41,10 @@ typedef enum qoda_status {
   QODA_ERR_DEVICE = 4       /* CUDA runtime error */
 } qoda_status;
 
-typedef enum qoda_device { QODA_DEVICE_CPU = 0, QODA_DEVICE_CUDA = 1 } qoda_device;
+typedef enum qoda_device {
+  QODA_DEVICE_CPU = 0,
+  QODA_DEVICE_CUDA = 1
+} qoda_device;
 
 /* Bits of qoda_model_layout::targets. */
 #define QODA_TARGET_CPU 1u
@@ -86,7 +89,9 @@ typedef struct qoda_model_layout {
 
 typedef struct qoda_model qoda_model;
 
-/* All buffers hold layout->num_coords floats unless said otherwise. On a
+/* A qoda_model is used by one thread at a time (it owns scratch and the
+ * last error); create one per thread to encode concurrently.
+ * All buffers hold layout->num_coords floats unless said otherwise. On a
  * CUDA model every buffer is device memory, `stream` is a cudaStream_t (NULL:
  * the default stream) and calls are asynchronous except that encode's
  * *out_len and errors found on the host are returned at once; on a CPU model

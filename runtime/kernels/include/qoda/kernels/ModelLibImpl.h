@@ -80,8 +80,8 @@ inline qoda_status modelCreate(const ModelDesc &d, qoda_device device,
   *out = nullptr;
   const qoda_model_layout &l = *d.layout;
   if (device != QODA_DEVICE_CPU && device != QODA_DEVICE_CUDA)
-    return report(QODA_ERR_ARGUMENT, "create: unknown device " +
-                                         std::to_string(int(device)));
+    return report(QODA_ERR_ARGUMENT,
+                  "create: unknown device " + std::to_string(int(device)));
   if (device == QODA_DEVICE_CUDA && !(l.targets & QODA_TARGET_CUDA))
     return report(QODA_ERR_UNSUPPORTED,
                   std::string("create: library for model '") + l.model +
@@ -124,9 +124,8 @@ inline qoda_status modelSetLevels(const ModelDesc &d, qoda_model *m,
   const qoda_model_layout &l = *d.layout;
   if (type >= l.num_types)
     return fail(m, QODA_ERR_ARGUMENT,
-                "set_levels: type " + std::to_string(type) +
-                    " out of range (" + std::to_string(l.num_types) +
-                    " types)");
+                "set_levels: type " + std::to_string(type) + " out of range (" +
+                    std::to_string(l.num_types) + " types)");
   const qoda_type_info &t = l.types[type];
   if (t.kind != kKindLevels)
     return fail(m, QODA_ERR_ARGUMENT,
@@ -185,8 +184,9 @@ inline qoda_status modelEncode(const ModelDesc &d, qoda_model *m,
     return QODA_OK;
   }
   if (stream)
-    return fail(m, QODA_ERR_ARGUMENT, "encode: stream must be NULL on a CPU "
-                                      "model");
+    return fail(m, QODA_ERR_ARGUMENT,
+                "encode: stream must be NULL on a CPU "
+                "model");
   std::memcpy(out, header, quant::kHeaderBytes);
   EncodeArgs a{v, seed, step, rank, out + quant::kHeaderBytes};
   for (uint32_t s = 0; s < l.num_segments; ++s)
@@ -222,9 +222,9 @@ inline std::string checkMessageHeader(const qoda_model_layout &l,
 }
 
 inline qoda_status modelDecode(const ModelDesc &d, qoda_model *m,
-                               const uint8_t *const *msgs,
-                               const uint64_t *lens, uint32_t k, float weight,
-                               uint64_t step, float *sum, void *stream) {
+                               const uint8_t *const *msgs, const uint64_t *lens,
+                               uint32_t k, float weight, uint64_t step,
+                               float *sum, void *stream) {
   if (!m)
     return QODA_ERR_ARGUMENT;
   const qoda_model_layout &l = *d.layout;
@@ -237,9 +237,8 @@ inline qoda_status modelDecode(const ModelDesc &d, qoda_model *m,
                       " is NULL");
   if (m->cuda) {
     std::string e;
-    qoda_status st =
-        cudaDecode(m->cuda, msgs, lens, k, weight, step, m->hash, sum,
-                   stream, e);
+    qoda_status st = cudaDecode(m->cuda, msgs, lens, k, weight, step, m->hash,
+                                sum, stream, e);
     return st == QODA_OK ? st : fail(m, st, "decode_accumulate: " + e);
   }
   if (stream)
@@ -256,14 +255,12 @@ inline qoda_status modelDecode(const ModelDesc &d, qoda_model *m,
         e = de.what;
     if (!e.empty())
       return fail(m, QODA_ERR_MESSAGE,
-                  "decode_accumulate: message " + std::to_string(i) + ": " +
-                      e);
+                  "decode_accumulate: message " + std::to_string(i) + ": " + e);
     payloads[i] = msgs[i] + quant::kHeaderBytes;
   }
   DecodeArgs a{payloads.data(), k, weight, sum};
   for (uint32_t s = 0; s < l.num_segments; ++s)
-    d.cpu[l.segments[s].type].accumulate(a, l.segments[s],
-                                         m->plan.segments[s],
+    d.cpu[l.segments[s].type].accumulate(a, l.segments[s], m->plan.segments[s],
                                          m->levels[l.segments[s].type]);
   return QODA_OK;
 }
@@ -322,22 +319,26 @@ inline qoda_status modelUpdate(const ModelDesc &d, qoda_model *m,
   qoda_status qodaUpdate(qoda_model *m, const float *mean, float *y,           \
                          const float *x1, float *x, float *xh, float eta,      \
                          float gamma, void *stream) {                          \
-    return qoda::kernels::modelUpdate(desc, m, mean, y, x1, x, xh, eta,        \
-                                      gamma, stream);                          \
+    return qoda::kernels::modelUpdate(desc, m, mean, y, x1, x, xh, eta, gamma, \
+                                      stream);                                 \
   }                                                                            \
-  const qoda_modellib_api kQodaApi = {                                         \
-      QODA_MODELLIB_ABI_VERSION, sizeof(qoda_modellib_api),                    \
-      qodaLayout,                qodaCreate,                                   \
-      qoda::kernels::modelDestroy, qodaLastError,                              \
-      qodaSetLevels,             qodaHash,                                     \
-      qodaEncode,                qodaDecode,                                   \
-      qodaUpdate};                                                             \
+  const qoda_modellib_api kQodaApi = {QODA_MODELLIB_ABI_VERSION,               \
+                                      sizeof(qoda_modellib_api),               \
+                                      qodaLayout,                              \
+                                      qodaCreate,                              \
+                                      qoda::kernels::modelDestroy,             \
+                                      qodaLastError,                           \
+                                      qodaSetLevels,                           \
+                                      qodaHash,                                \
+                                      qodaEncode,                              \
+                                      qodaDecode,                              \
+                                      qodaUpdate};                             \
   }                                                                            \
-  extern "C" __attribute__((visibility("default"))) uint32_t                  \
+  extern "C" __attribute__((visibility("default"))) uint32_t                   \
   qoda_modellib_abi_version(void) {                                            \
     return QODA_MODELLIB_ABI_VERSION;                                          \
   }                                                                            \
-  extern "C" __attribute__((visibility("default"))) const qoda_modellib_api * \
+  extern "C" __attribute__((visibility("default"))) const qoda_modellib_api *  \
   qoda_modellib_entry(uint32_t v) {                                            \
     return v == QODA_MODELLIB_ABI_VERSION ? &kQodaApi : nullptr;               \
   }

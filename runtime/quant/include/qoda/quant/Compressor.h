@@ -43,9 +43,10 @@ struct CompressorOptions {
   NormPrecision normPrecision = NormPrecision::Fp32;
   Schedule schedule; ///< used by "layerwise" only
   Kernel kernel = Kernel::Fast;
-  /// Threads of one encode/decode call of the level quantizers (qsgd,
-  /// nuqsgd, layerwise); work is split at bucket boundaries, so the
-  /// message does not depend on it. 1 = the calling thread only.
+  /// Threads of one encode/decode call (1 = the calling thread only) for
+  /// qsgd, nuqsgd, layerwise (split at bucket boundaries) and the casts
+  /// (split in 64 Ki chunks); messages do not depend on it. cgx,
+  /// cgx-stochastic, orq and bingrad run on one thread and reject > 1.
   unsigned threads = 1;
 };
 
@@ -65,7 +66,9 @@ public:
   /// configuration and n).
   virtual size_t maxMessageBytes(uint64_t n) const = 0;
   /// Encodes v[0..n) into out (capacity >= maxMessageBytes(n)); returns bytes
-  /// written. Throws std::invalid_argument if n does not fit the schedule.
+  /// written. Throws std::invalid_argument if n does not fit the schedule
+  /// (and, for bingrad, on non-finite input; the others send what the
+  /// decoder then rejects as an invalid norm or range).
   virtual size_t encode(const float *v, uint64_t n, const EncodeKey &key,
                         uint8_t *out) = 0;
   /// sum[i] += weight * decoded[i]. `step` must equal the encoder's step.

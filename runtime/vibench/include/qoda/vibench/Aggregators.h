@@ -17,8 +17,10 @@ struct AggregatorOptions {
   /// "none" (fp32 all-reduce), "fp16" (the collective's own codec), the
   /// quantization library's compressors ("fp32", "q-fp16", "bf16", "qsgd",
   /// "nuqsgd", "cgx", "cgx-stochastic", "orq", "bingrad": global, one level
-  /// sequence or rule, buckets over the whole vector), or "layerwise" (the
-  /// schedule's types).
+  /// sequence or rule, buckets over the whole vector), "global-mqv" (one
+  /// level type over the whole vector, `bits` uniform levels re-fitted to
+  /// minimise the variance if refit is on) or "layerwise" (the schedule's
+  /// types).
   std::string compressor = "none";
   /// "allgather" (a), "scatter-reduce" (b), "pipelined" (a, overlapped) or
   /// "auto" (the alpha-beta model picks (a) or (b) on the measured link).
@@ -29,8 +31,14 @@ struct AggregatorOptions {
   /// layerwise: the schedule (from a schedule file); null: one type per
   /// problem block, `bits` uniform levels (re-fitted if refit is on).
   const quant::Schedule *schedule = nullptr;
-  bool refit = false; ///< layerwise only
+  bool refit = false; ///< layerwise and global-mqv only
   comm::RefitPlan plan;
+  /// Histogram bins per type for the refit (0: the aggregator's default);
+  /// the merge is real traffic, counted in the bytes sent.
+  std::size_t refitBins = 0;
+  /// layerwise without a schedule: index bits per problem block (empty:
+  /// `bits` for every block), so types can get different level counts.
+  std::vector<unsigned> typeBits;
 };
 
 /// Throws std::invalid_argument for unknown names or options that do not
@@ -44,8 +52,15 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
 /// One type per block of the problem, `bits` index bits of uniform levels.
 quant::Schedule blockSchedule(const problems::Problem &p, unsigned bits,
                               unsigned bucket, quant::Norm norm);
+/// The same with `bits[b]` index bits for block b (one entry per block;
+/// std::invalid_argument otherwise).
+quant::Schedule blockSchedule(const problems::Problem &p,
+                              const std::vector<unsigned> &bits,
+                              unsigned bucket, quant::Norm norm);
 
 std::vector<std::string> compressorNames();
+/// layerwise and global-mqv: their level tables can be re-fitted.
+bool refitsLevels(const std::string &compressor);
 /// Compressors whose state (orq's warm-started levels, bingrad's error
 /// feedback) the quantization library keeps internally: such runs cannot be
 /// checkpointed bit for bit.

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""A few steps of examples/wgan through compare.py (K = 2 under qoda-run),
+then its outputs:
+
+* every rank ran (the job exits 0) and rank 0 wrote the metrics (one line
+  per evaluation), the summary, the samples PNG and both ONNX models;
+* the ONNX initializers of the training-mode export include every
+  named_parameters() name of the schedule's model, with its shape (how
+  qoda.torch matches schedules);
+* compare.py prints the layer types and plot.py's two PNG files.
+
+usage: wgan_smoke_test.py QODA_RUN
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import onnx
+from onnx import numpy_helper
+
+import qoda
+
+qoda_run = sys.argv[1]
+here = os.path.dirname(os.path.abspath(__file__))
+example = os.path.join(here, "..", "..", "examples", "wgan")
+tmp = tempfile.mkdtemp(prefix="qoda-wgan-smoke-")
+out = os.path.join(tmp, "out")
+common = ["--steps", "4", "--eval-every", "2", "--classifier-steps", "20",
+          "--eval-samples", "64", "--batch", "8", "--nz", "8", "--ngf", "8",
+          "--ndf", "8", "--bucket", "64", "--refit", "0,2",
+          "--cache-dir", os.path.join(tmp, "cache")]
+# compare.py: caches the classifier, runs train.py under qoda-run, plots.
+cmd = [sys.executable, os.path.join(example, "compare.py"), "--qoda-run",
+       qoda_run, "-n", "2", "--runs", "qoda-layerwise", "--out", out,
+       "--"] + common
+res = subprocess.run(cmd, capture_output=True, text=True)
+print(res.stdout[-3000:])
+if res.returncode != 0:
+    sys.exit(f"compare.py failed ({res.returncode}):\n{res.stderr[-3000:]}")
+if "sent as: conv (levels, 4 bits)" not in res.stdout:
+    sys.exit("compare.py printed no layer types")
+
+rows = [json.loads(l) for l in open(os.path.join(out, "qoda-layerwise-k2.jsonl"))]
+if [r["step"] for r in rows] != [0, 2, 4]:
+    sys.exit(f"evaluations at steps {[r['step'] for r in rows]}")
+if not (rows[-1]["bits_sent"] > 0 and rows[-1]["fd"] >= 0 and
+        rows[-1]["swd"] >= 0):
+    sys.exit(f"metrics {rows[-1]}")
+summary = json.load(open(os.path.join(out, "qoda-layerwise-k2.json")))
+if summary["workers"] != 2 or summary["steps"] != 4 or \
+        summary["refits"] != 2 or not 0 < summary["bits_per_coord"] < 32:
+    sys.exit(f"summary {summary}")
+if set(summary["layer_types"]) != {"conv (levels, 4 bits)", "small (fp32)"}:
+    sys.exit(f"layer types {summary['layer_types']}")
+for f in ("qoda-layerwise-k2-samples.png", "onnx/generator.onnx", "onnx/critic.onnx"):
+    if not os.path.getsize(os.path.join(out, f)):
+        sys.exit(f"{f} is empty")
+
+# The hand schedule's names are the ONNX initializer names, same shapes.
+for model in ("generator", "critic"):
+    m = onnx.load(os.path.join(out, "onnx", f"{model}.onnx"))
+    inits = {i.name: list(numpy_helper.to_array(i).shape)
+             for i in m.graph.initializer}
+    sched = qoda.Schedule.load(os.path.join(
+        out, ".schedules-qoda-layerwise-k2-r0", f"{model}.hand.schedule.json"))
+    for p in sched.params:
+        if inits.get(p["name"]) != list(p["shape"]):
+            sys.exit(f"{model}: parameter {p['name']} {p['shape']} is not an "
+                     f"ONNX initializer of that shape: {sorted(inits)}")
+
+plots = [l for l in res.stdout.split() if l.endswith(".png")]
+if sorted(os.path.basename(p) for p in plots) != ["quality_vs_bits.png",
+                                                  "quality_vs_time.png"]:
+    sys.exit(f"plots {plots}")
+for path in plots:
+    if os.path.getsize(path) < 1000:
+        sys.exit(f"plot {path} is empty")
+print("ok")
