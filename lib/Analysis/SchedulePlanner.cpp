@@ -19,67 +19,9 @@ static std::string formatNum(double v) {
 
 // ---- level fitting ------------------------------------------------------
 
-namespace {
-struct Prefix {
-  std::vector<double> s0, s1; // prefix sums of w and w*x
-  explicit Prefix(const quant::WeightedPoints &p)
-      : s0(p.value.size() + 1, 0.0), s1(p.value.size() + 1, 0.0) {
-    for (size_t i = 0; i < p.value.size(); ++i) {
-      s0[i + 1] = s0[i] + p.weight[i];
-      s1[i + 1] = s1[i] + p.weight[i] * p.value[i];
-    }
-  }
-};
-
-/// Best position of one level strictly between a and b: the data point where
-/// the slope of the piecewise-linear convex cost changes sign. NAN if none.
-float bestBetween(const std::vector<double> &x, const Prefix &pre, float af,
-                  float bf) {
-  double a = af, b = bf;
-  size_t lo = size_t(std::upper_bound(x.begin(), x.end(), a) - x.begin());
-  size_t hi = size_t(std::lower_bound(x.begin(), x.end(), b) - x.begin());
-  if (lo >= hi)
-    return NAN;
-  auto slope = [&](size_t k) {
-    double l0 = pre.s0[k + 1] - pre.s0[lo], l1 = pre.s1[k + 1] - pre.s1[lo];
-    double r0 = pre.s0[hi] - pre.s0[k + 1], r1 = pre.s1[hi] - pre.s1[k + 1];
-    return (l1 - a * l0) - (b * r0 - r1);
-  };
-  size_t first = lo, last = hi - 1;
-  while (first < last) {
-    size_t mid = (first + last) / 2;
-    if (slope(mid) >= 0)
-      last = mid;
-    else
-      first = mid + 1;
-  }
-  float c = float(x[first]);
-  return (c > af && c < bf) ? c : NAN;
-}
-} // namespace
-
 std::vector<float> fitLevelsFast(const quant::WeightedPoints &p,
                                  std::vector<float> l, unsigned maxSweeps) {
-  if (p.value.empty() || l.size() <= 2)
-    return l;
-  Prefix pre(p);
-  double cur = quant::mqvCost(p, l);
-  for (unsigned it = 0; it < maxSweeps; ++it) {
-    std::vector<float> next = l;
-    for (size_t j = 1; j + 1 < next.size(); ++j) {
-      float c = bestBetween(p.value, pre, next[j - 1], next[j + 1]);
-      if (!std::isnan(c))
-        next[j] = c;
-    }
-    if (next == l)
-      break;
-    double c = quant::mqvCost(p, next);
-    if (!(c < cur)) // float rounding of a level can make ties: stop there
-      break;
-    cur = c;
-    l = std::move(next);
-  }
-  return l;
+  return quant::sweepLevels(p, std::move(l), maxSweeps);
 }
 
 static std::vector<float> initialLevels(const quant::WeightedPoints &p,

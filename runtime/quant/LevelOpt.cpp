@@ -190,6 +190,30 @@ std::vector<float> coordinateDescent(const WeightedPoints &p,
   return l;
 }
 
+std::vector<float> sweepLevels(const WeightedPoints &p, std::vector<float> l,
+                               unsigned maxSweeps) {
+  if (p.value.empty() || l.size() <= 2)
+    return l;
+  Prefix pre(p);
+  double cur = mqvCost(p, l);
+  for (unsigned it = 0; it < maxSweeps; ++it) {
+    std::vector<float> next = l;
+    for (size_t j = 1; j + 1 < next.size(); ++j) {
+      float c = bestLevel(p.value, pre, next[j - 1], next[j + 1]);
+      if (!std::isnan(c))
+        next[j] = c;
+    }
+    if (next == l)
+      break;
+    double c = mqvCost(p, next);
+    if (!(c < cur)) // float rounding of a level can make ties: stop there
+      break;
+    cur = c;
+    l = std::move(next);
+  }
+  return l;
+}
+
 std::vector<float> quantileLevels(const WeightedPoints &p, unsigned numLevels) {
   if (numLevels < 2)
     throw std::invalid_argument("quantileLevels: need >= 2 levels");

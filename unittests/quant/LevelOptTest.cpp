@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -45,6 +46,31 @@ TEST(LevelOpt, CoordinateDescentMatchesExactDp) {
       EXPECT_EQ(cd.size(), levels);
       EXPECT_EQ(cd.front(), 0.0f);
       EXPECT_EQ(cd.back(), 1.0f);
+    }
+  }
+}
+
+TEST(LevelOpt, SweepLevelsNeverIncreasesCostAndApproachesTheOptimum) {
+  // The planner's cheap fit: no relocation, so only a weaker tolerance than
+  // coordinateDescent's against the DP (10%), but monotone from any start.
+  for (unsigned seed : {4u, 5u}) {
+    Histogram h(1024);
+    std::vector<float> v = gaussian(1 << 15, 1.0f, seed);
+    h.addVector(v.data(), v.size(), 256, false);
+    WeightedPoints p = pointsFromHistogram(h);
+    for (unsigned levels : {4u, 8u, 16u}) {
+      std::vector<float> start = quantileLevels(p, levels);
+      std::vector<float> fit = sweepLevels(p, start);
+      double fitCost = mqvCost(p, fit);
+      EXPECT_LE(fitCost, mqvCost(p, start));
+      EXPECT_LE(fitCost, mqvCost(p, exactOptimalLevels(p, levels)) * 1.10)
+          << levels << " levels, seed " << seed;
+      std::vector<float> uni = uniformLevels(levels - 1);
+      EXPECT_LE(mqvCost(p, sweepLevels(p, uni)), mqvCost(p, uni));
+      ASSERT_EQ(fit.size(), levels);
+      EXPECT_EQ(fit.front(), 0.0f);
+      EXPECT_EQ(fit.back(), 1.0f);
+      EXPECT_TRUE(std::is_sorted(fit.begin(), fit.end()));
     }
   }
 }

@@ -26,9 +26,9 @@
 namespace qoda::analysis {
 
 struct PlannerOptions {
-  double budgetBits = 4.0;       ///< bits per coordinate, everything counted
-  unsigned bucket = 1024;        ///< coordinates per norm bucket
-  unsigned maxBits = 6;          ///< widest level index considered
+  double budgetBits = 4.0; ///< bits per coordinate, everything counted
+  unsigned bucket = 1024;  ///< coordinates per norm bucket
+  unsigned maxBits = 6;    ///< widest level index considered
 };
 
 struct PlanParam {

@@ -39,6 +39,14 @@ std::vector<float> coordinateDescent(const WeightedPoints &p,
                                      std::vector<float> init,
                                      unsigned maxSweeps = 1000);
 
+/// The cheap variant of coordinateDescent for planners that fit levels many
+/// times (the compiler's bit allocation): whole sweeps of closed-form
+/// single-level moves, the cost checked once per sweep, no relocation. Never
+/// increases the cost; stops when a sweep changes nothing or does not lower
+/// it.
+std::vector<float> sweepLevels(const WeightedPoints &p, std::vector<float> init,
+                               unsigned maxSweeps = 200);
+
 /// Starting levels for coordinateDescent: 0, the quantiles j/(numLevels-1)
 /// of the first-moment mass w*u (deduplicated, gaps filled by midpoints), 1.
 std::vector<float> quantileLevels(const WeightedPoints &p, unsigned numLevels);
