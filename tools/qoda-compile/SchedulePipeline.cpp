@@ -14,6 +14,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory pipelineCat("Schedule pipeline (model input only)");
+cl::OptionCategory &qoda::schedulePipelineCategory() { return pipelineCat; }
 static cl::opt<double> bitsPerCoordinate(
     "bits-per-coordinate",
     cl::desc("budget: bits per coordinate of the whole message (default 4)"),

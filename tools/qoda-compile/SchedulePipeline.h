@@ -11,10 +11,15 @@
 #include "qoda/schedule/ScheduleFile.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/CommandLine.h"
 
 #include <string>
 
 namespace qoda {
+
+/// The category of the budget options, so --help shows them and hides
+/// LLVM's own.
+llvm::cl::OptionCategory &schedulePipelineCategory();
 
 /// The first pipeline option given on the command line ("--num-types",
 /// ...), or "" if none.

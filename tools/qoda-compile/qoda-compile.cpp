@@ -34,34 +34,40 @@ using namespace mlir;
 using namespace qoda;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory compileCat("qoda-compile options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.onnx>"),
-                                      cl::init(""));
+                                      cl::init(""), cl::cat(compileCat));
 static cl::opt<std::string> outDir("o", cl::desc("output directory"),
-                                   cl::value_desc("OUT"), cl::init(""));
+                                   cl::value_desc("OUT"), cl::init(""),
+                                   cl::cat(compileCat));
 static cl::opt<std::string>
     scheduleFile("schedule",
                  cl::desc("compile this schedule (JSON, docs/schedule.md) "
                           "instead of running the schedule pipeline"),
-                 cl::value_desc("FILE.json"), cl::init(""));
+                 cl::value_desc("FILE.json"), cl::init(""),
+                 cl::cat(compileCat));
 static cl::opt<std::string>
     target("target",
            cl::desc("kernels to build: cpu, cuda or all (cuda and "
                     "all both build the CPU and CUDA kernels: the "
                     "library's host half is C++)"),
-           cl::init("cpu"));
-static cl::opt<std::string> cxx("cxx", cl::desc("C++ compiler"), cl::init(""));
+           cl::init("cpu"), cl::cat(compileCat));
+static cl::opt<std::string> cxx("cxx", cl::desc("C++ compiler"), cl::init(""),
+                                cl::cat(compileCat));
 static cl::opt<std::string> nvcc("nvcc", cl::desc("CUDA compiler"),
-                                 cl::init(QODA_DEFAULT_NVCC));
+                                 cl::init(QODA_DEFAULT_NVCC),
+                                 cl::cat(compileCat));
 static cl::opt<std::string>
     march("march",
           cl::desc("CPU the kernels are compiled for: x86-64, x86-64-v2, "
                    "x86-64-v3 (AVX2), x86-64-v4, or auto (x86-64-v3 when this "
                    "machine has it, else x86-64)"),
-          cl::init("auto"));
+          cl::init("auto"), cl::cat(compileCat));
 static cl::opt<bool>
     emitOnly("emit-only",
              cl::desc("write the schedule and sources, do not build"),
-             cl::init(false));
+             cl::init(false), cl::cat(compileCat));
 
 static int fail(const std::string &msg) {
   llvm::errs() << "qoda-compile: error: " << msg << "\n";
@@ -90,6 +96,7 @@ static std::string writeFile(const std::string &path, const std::string &text) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions({&compileCat, &schedulePipelineCategory()});
   cl::ParseCommandLineOptions(
       argc, argv,
       "qoda-compile: ONNX model -> layer-wise schedule -> generated "

@@ -20,11 +20,14 @@
 
 using namespace mlir;
 
+static llvm::cl::OptionCategory inspectCat("qoda-inspect options");
 static llvm::cl::opt<std::string> inputFile(llvm::cl::Positional,
                                             llvm::cl::desc("<model>"),
-                                            llvm::cl::Required);
-static llvm::cl::opt<bool>
-    jsonOutput("json", llvm::cl::desc("print JSON, not a table"));
+                                            llvm::cl::Required,
+                                            llvm::cl::cat(inspectCat));
+static llvm::cl::opt<bool> jsonOutput("json",
+                                      llvm::cl::desc("print JSON, not a table"),
+                                      llvm::cl::cat(inspectCat));
 
 namespace {
 
@@ -54,6 +57,7 @@ std::string shapeStr(const std::vector<int64_t> &shape) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  llvm::cl::HideUnrelatedOptions(inspectCat);
   llvm::cl::ParseCommandLineOptions(
       argc, argv, "qoda-inspect: parameters and trainability of a model\n");
 
