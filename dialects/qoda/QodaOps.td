@@ -122,8 +122,10 @@ def Qoda_LayerTypeOp : Qoda_Op<"layer_type", [Symbol, HasParent<"ModelOp">]> {
     `qoda-plan-schedule` fills in the quantization settings: `bits` (level
     index bits, without the sign; 32 for fp32), `levels` (0 = l_0 < ... <
     l_{a+1} = 1, at most 2^bits of them), `bucket`, `norm`
-    (`l2`/`linf`), `norm_precision`, `coding` and the predicted relative
-    variance E||Q(v)-v||^2/||v||^2 of the type's gradient.
+    (`l2`/`linf`), `norm_precision`, `coding` (`fixed`, `huffman` or
+    `elias-gaps`), the predicted relative variance E||Q(v)-v||^2/||v||^2 of
+    the type's gradient and `predicted_bits`, its expected bits per
+    coordinate on the wire with its coding (indices, signs, bucket norms).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        StrArrayAttr:$roles, I64Attr:$num_params,
@@ -134,7 +136,8 @@ def Qoda_LayerTypeOp : Qoda_Op<"layer_type", [Symbol, HasParent<"ModelOp">]> {
                        OptionalAttr<StrAttr>:$norm,
                        OptionalAttr<StrAttr>:$norm_precision,
                        OptionalAttr<StrAttr>:$coding,
-                       OptionalAttr<F64Attr>:$predicted_variance);
+                       OptionalAttr<F64Attr>:$predicted_variance,
+                       OptionalAttr<F64Attr>:$predicted_bits);
   let assemblyFormat = "$sym_name attr-dict";
   let hasVerifier = 1;
 }

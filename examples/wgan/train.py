@@ -65,6 +65,11 @@ def parse_args(argv=None):
     a("--schedule", default="hand",
       help="layerwise: 'hand' (types by tensor shape, written by "
            "qoda.schedule) or GENERATOR.json,CRITIC.json (qoda-compile)")
+    a("--library", default=None,
+      help="layerwise: GENERATOR_OUT,CRITIC_OUT, the qoda-compile -o "
+           "directories of onnx/generator.onnx and onnx/critic.onnx; their "
+           "schedule.json and generated kernels (libqoda_*.so) are used "
+           "instead of --schedule")
     a("--refit", default="0,50,200/500",
       help="layerwise level re-fitting plan, or none")
     a("--lr", type=float, default=None,
@@ -79,7 +84,8 @@ def parse_args(argv=None):
     a("--ndf", type=int, default=32)
     a("--steps", type=int, default=100000, help="at most this many steps")
     a("--minutes", type=float, default=3.0,
-      help="stop after this much training time (evaluations excluded)")
+      help="stop at the first evaluation after this much training time "
+           "(evaluations excluded)")
     a("--eval-every", type=int, default=50)
     a("--eval-samples", type=int, default=1000)
     a("--classifier-steps", type=int, default=2000)
@@ -101,6 +107,15 @@ def parse_args(argv=None):
         assert len(args.betas) == 2
     except (ValueError, AssertionError):
         p.error(f"--betas: expected two numbers like 0.5,0.9, got '{args.betas}'")
+    if args.library is not None:
+        if args.compressor != "layerwise":
+            p.error("--library needs --compressor layerwise")
+        if args.schedule != "hand":
+            p.error("--library and --schedule FILES exclude each other "
+                    "(the library directories hold their schedule.json)")
+        args.library = args.library.split(",")
+        if len(args.library) != 2:
+            p.error("--library: expected GENERATOR_OUT,CRITIC_OUT")
     for name in ("batch", "eval_every", "eval_samples", "classifier_steps",
                  "steps"):
         if getattr(args, name) < 1:
@@ -171,7 +186,10 @@ def main(argv=None):
     # so no rank reads a file another is writing.
     sched_dir = os.path.join(args.out, f".schedules-{run}-r{rank}")
     os.makedirs(sched_dir, exist_ok=True)
-    gs, ds = schedules(args, G, D, sched_dir)
+    gs, ds = (None, None) if args.library else schedules(args, G, D, sched_dir)
+    # A compiled library brings its own schedule (OUT/schedule.json).
+    src = ([{"library": d} for d in args.library] if args.library else
+           [{"schedule": gs}, {"schedule": ds}])
 
     kw = dict(lr=args.lr, compressor=args.compressor, bits=args.bits,
               bucket=args.bucket, collective=args.collective, seed=args.seed,
@@ -183,8 +201,8 @@ def main(argv=None):
     if args.compressor == "layerwise" and args.refit != "none":
         kw["refit"] = args.refit
     opt = OPTIMIZERS[args.optimizer](
-        [{"params": G.named_parameters(), "name": "generator", "schedule": gs},
-         {"params": D.named_parameters(), "name": "critic", "schedule": ds}],
+        [dict(src[0], params=G.named_parameters(), name="generator"),
+         dict(src[1], params=D.named_parameters(), name="critic")],
         **kw)
     comm = opt.comm
 
@@ -239,7 +257,9 @@ def summary(args, run, opt, records, metrics_path, classifier_path, G, k):
     save_samples(G, samples, args.seed)
     steps = max(s["steps"], 1)
     out = {"run": run, "workers": k, "optimizer": args.optimizer,
-           "compressor": args.compressor, "coordinates": s["dim"],
+           "compressor": args.compressor + (" (compiled libraries)"
+                                            if args.library else ""),
+           "libraries": args.library, "coordinates": s["dim"],
            "steps": s["steps"], "train_s": records[-1]["wall_s"],
            "s_per_step": records[-1]["wall_s"] / steps,
            "bits_per_coord": s["bits_per_coord"],

@@ -50,7 +50,10 @@ class Generator(nn.Module):
             nn.BatchNorm2d(2 * ngf), nn.ReLU(True),
             nn.ConvTranspose2d(2 * ngf, ngf, 4, 2, 1, bias=False),  # 14x14
             nn.BatchNorm2d(ngf), nn.ReLU(True),
-            nn.ConvTranspose2d(ngf, 1, 4, 2, 1),                    # 28x28
+            # No bias (as in DCGAN): qoda-compile's importer classifies a
+            # 1-element initializer as a scalar constant, so a [1] bias would
+            # be missing from the compiled schedule.
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False),        # 28x28
             nn.Tanh())
 
     def forward(self, z):
@@ -66,7 +69,9 @@ class Critic(nn.Module):
         self.main = nn.Sequential(
             nn.Conv2d(1, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True),        # 14
             nn.Conv2d(ndf, 2 * ndf, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 7
-            nn.Conv2d(2 * ndf, 1, 7, 1, 0))                             # 1
+            # No bias: it cancels in the Wasserstein loss and the gradient
+            # penalty (and a [1] bias is missed by qoda-compile, above).
+            nn.Conv2d(2 * ndf, 1, 7, 1, 0, bias=False))                 # 1
 
     def forward(self, x):
         return self.main(x).view(-1)

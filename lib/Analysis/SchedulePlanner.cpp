@@ -1,5 +1,6 @@
 //===- SchedulePlanner.cpp - layer types, levels and bit allocation -------===//
 #include "qoda/Analysis/SchedulePlanner.h"
+#include "qoda/quant/Analysis.h"
 #include "qoda/quant/Schedule.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -284,7 +285,29 @@ SchedulePlanner::plan(const std::vector<int> &typeOf, unsigned numTypes,
     }
     tp.energyShare = shareOf(m);
     tp.numel = t.numel;
-    totalBits += double(t.numel) * bits[m];
+    // Coding: fixed width unless auto coding finds a shorter expected code
+    // (expected level-index counts of the type's distribution; ties stay
+    // fixed, then huffman).
+    tp.codeBits = double(bits[m]) + 1.0;
+    if (opts_.autoCoding && t.numel > 0 && !t.points.value.empty()) {
+      quant::CodeLengths cl = quant::expectedCodeLengths(
+          t.points, tp.levels, tp.bits, double(t.numel));
+      if (cl.coords) {
+        if (cl.huffman < tp.codeBits - 1e-9) {
+          tp.codeBits = cl.huffman;
+          tp.coding = "huffman";
+        }
+        if (cl.eliasGaps < tp.codeBits - 1e-9) {
+          tp.codeBits = cl.eliasGaps;
+          tp.coding = "elias-gaps";
+        }
+      }
+    }
+    tp.predictedBits =
+        t.numel > 0 ? tp.codeBits + 32.0 * double(nb[m]) / double(t.numel)
+                    : 0.0;
+    // The sign bit is already in `fixed`.
+    totalBits += double(t.numel) * (tp.codeBits - 1.0);
     out.variance += tp.energyShare * tp.variance;
     out.types.push_back(std::move(tp));
   }

@@ -450,6 +450,12 @@ struct PlanSchedulePass
              "1..8";
       return signalPassFailure();
     }
+    StringRef codingMode = StringRef(coding).trim();
+    if (codingMode != "fixed" && codingMode != "auto") {
+      emitError(module.getLoc())
+          << "coding must be 'fixed' or 'auto', got '" << coding << "'";
+      return signalPassFailure();
+    }
     FailureOr<double> budget =
         resolveBudget(module, bitsPerCoordinate, compressionRatio);
     if (failed(budget))
@@ -504,6 +510,7 @@ struct PlanSchedulePass
     po.budgetBits = budget;
     po.bucket = bucketSize;
     po.maxBits = maxBits;
+    po.autoCoding = StringRef(coding).trim() == "auto";
     SchedulePlanner planner(std::move(*params), po);
     std::string err;
     FailureOr<SchedulePlan> plan =
@@ -520,13 +527,16 @@ struct PlanSchedulePass
       t.setBucketAttr(b.getI64IntegerAttr(bucketSize));
       t.setNormAttr(b.getStringAttr("l2"));
       t.setNormPrecisionAttr(b.getStringAttr("fp32"));
-      t.setCodingAttr(b.getStringAttr("fixed"));
+      t.setCodingAttr(b.getStringAttr(tp.coding));
       t.setPredictedVarianceAttr(b.getF64FloatAttr(tp.variance));
+      t.setPredictedBitsAttr(b.getF64FloatAttr(tp.predictedBits));
     }
     for (auto &[name, t] : types)
       if (t.getKind() != "levels") {
-        t.setBitsAttr(b.getI64IntegerAttr(t.getKind() == "fp32" ? 32 : 16));
+        int64_t castBits = t.getKind() == "fp32" ? 32 : 16;
+        t.setBitsAttr(b.getI64IntegerAttr(castBits));
         t.setPredictedVarianceAttr(b.getF64FloatAttr(0.0));
+        t.setPredictedBitsAttr(b.getF64FloatAttr(double(castBits)));
       }
     for (auto s : llvm::make_early_inc_range(
              model.getBody().front().getOps<ScheduleOp>()))
@@ -575,6 +585,7 @@ void qoda::buildSchedulePipeline(OpPassManager &pm,
   p.compressionRatio = o.compressionRatio;
   p.bucketSize = o.bucketSize;
   p.maxBits = o.maxBits;
+  p.coding = o.coding;
   pm.addPass(createPlanSchedule(p));
 }
 

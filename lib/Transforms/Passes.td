@@ -86,11 +86,26 @@ def PlanSchedule : Pass<"qoda-plan-schedule", "mlir::ModuleOp"> {
     width 1..max-bits, then the width of each type by a knapsack over the
     budget minimising the total expected variance E||Q(v)-v||^2 / ||v||^2.
     Fills in the types' `bits`, `levels`, `bucket`, `norm`,
-    `norm_precision`, `coding` and `predicted_variance`, and writes a
-    `qoda.schedule` op with the prediction for this schedule and for the
-    best single global quantizer at the same budget.
+    `norm_precision`, `coding`, `predicted_variance` and `predicted_bits`,
+    and writes a `qoda.schedule` op with the prediction for this schedule
+    and for the best single global quantizer at the same budget.
+
+    `coding=fixed` (the default) codes every type's level indices
+    fixed-width (index bits + sign), the only coding the kernels generated
+    by qoda-compile support. `coding=auto` chooses per type the shortest
+    expected code among fixed width, Huffman of the level indices and
+    Elias-omega gaps between non-zero indices, from the expected index
+    counts of the type's distribution under its levels
+    (docs/clustering.md); the chosen code's bits then count in
+    `predicted_bits` and in the schedule's `bits_per_coord`. The bit
+    allocation itself still assumes fixed-width indices.
   }];
-  let options = StatsOptions;
+  let options = !listconcat([
+    Option<"coding", "coding", "std::string", /*default=*/"\"fixed\"",
+           "Coding of level indices: 'fixed' (fixed width, what "
+           "qoda-compile supports) or 'auto' (per type the shortest "
+           "expected code: fixed, huffman or elias-gaps)">
+  ], StatsOptions);
   let dependentDialects = ["qoda::QodaDialect"];
 }
 

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 namespace qoda::comm {
@@ -59,35 +58,54 @@ bool measureAlphaBeta(Communicator &c, std::size_t smallBytes,
   return false;
 }
 
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+} // namespace
+
 CodecCost measureCodecCost(Communicator &c, MessageCodec &codec) {
   const std::size_t n = codec.dim();
   std::vector<float> v(n), acc(n, 0.0f);
   for (std::size_t i = 0; i < n; ++i) // varied magnitudes and signs
     v[i] = static_cast<float>((i * 2654435761u % 2001) - 1000) * 1e-3f;
   std::vector<std::uint8_t> msg(codec.messageBytes());
-  double t[2] = {0, 0};
-  if (c.rank() == 0 && n > 0) {
+  // Every rank times its codec at the same moment, as in a collective, so
+  // the timings see the real contention of the local workers for the cores
+  // (no guessed share); per rank the median of several repetitions (one
+  // encode, then K decodes as collective (a) does), which a single burst of
+  // load from another process does not move; then the slowest rank, since
+  // a collective waits for it. Every rank gets the same numbers.
+  const int reps = 5, K = std::max(1, c.size());
+  double mine[2] = {0, 0};
+  if (n > 0) {
     codec.encode(v.data(), msg.data()); // warm-up
-    const int reps = 3;
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i)
+    std::vector<double> enc, dec;
+    c.barrier();
+    for (int i = 0; i < reps; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
       codec.encode(v.data(), msg.data());
-    auto t1 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i)
-      codec.decodeAccumulate(msg.data(), acc.data());
-    auto t2 = std::chrono::steady_clock::now();
-    // Timed alone, but in a collective every local worker codes at once:
-    // with more workers than cores each gets a share of a core.
-    double share = 1;
-    const char *local = std::getenv("LOCAL_WORLD_SIZE");
-    unsigned cores = std::thread::hardware_concurrency();
-    if (local && cores)
-      share = std::max(1.0, std::atof(local) / cores);
-    t[0] = share * std::chrono::duration<double>(t1 - t0).count() / (reps * n);
-    t[1] = share * std::chrono::duration<double>(t2 - t1).count() / (reps * n);
+      auto t1 = std::chrono::steady_clock::now();
+      for (int k = 0; k < K; ++k)
+        codec.decodeAccumulate(msg.data(), acc.data());
+      auto t2 = std::chrono::steady_clock::now();
+      enc.push_back(std::chrono::duration<double>(t1 - t0).count() / n);
+      dec.push_back(std::chrono::duration<double>(t2 - t1).count() / (K * n));
+    }
+    mine[0] = median(enc);
+    mine[1] = median(dec);
   }
-  c.broadcast(t, sizeof t, 0);
-  return {t[0], t[1]};
+  std::vector<double> all(2 * static_cast<std::size_t>(K));
+  c.allgather(mine, sizeof mine, all.data());
+  CodecCost cost;
+  for (int r = 0; r < K; ++r) {
+    cost.encode = std::max(cost.encode, all[2 * r]);
+    cost.decode = std::max(cost.decode, all[2 * r + 1]);
+  }
+  return cost;
 }
 
 CollectiveChoice chooseCollective(Communicator &c, double messageBytes,

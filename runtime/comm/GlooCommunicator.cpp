@@ -95,6 +95,15 @@ void GlooCommunicator::fail(const char *what, const std::string &cause) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   try {
     std::vector<int> dead = store_->deadRanks();
+    // A closed connection means a peer is gone, but on a loaded machine the
+    // store's thread can take a while to see it: poll up to 2.6 s more then
+    // (a timeout, a hung peer, does not wait: its report must stay prompt).
+    bool peerClosed = cause.find("closed") != std::string::npos ||
+                      cause.find("reset") != std::string::npos;
+    for (int i = 0; peerClosed && i < 26 && dead.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      dead = store_->deadRanks();
+    }
     if (!dead.empty()) {
       os << "rank";
       for (std::size_t i = 0; i < dead.size(); ++i)

@@ -103,51 +103,109 @@ expectedIndexCounts(const Schedule &s, const float *v, uint64_t n) {
   return counts;
 }
 
+namespace {
+
+/// Total bits (not per coordinate) of one type's expected level-index counts
+/// `c` at `ib` index bits: entropy, fixed, huffman, elias, bound. Returns the
+/// type's coordinate count (sum of c); 0 when empty.
+double typeCodeBits(const std::vector<double> &c, unsigned ib, double bits[5]) {
+  double d = 0;
+  for (double x : c)
+    d += x;
+  if (c.empty() || d <= 0)
+    return 0;
+  double h = entropyBitsWeighted(c), nonzero = (d - c[0]) / d;
+  std::vector<uint8_t> len = detail::huffmanLengths(c);
+  double huff = 0;
+  for (size_t j = 0; j < c.size(); ++j)
+    huff += c[j] / d * len[j];
+  // E[omega(G)] for G geometric with success probability `nonzero`.
+  double omega = 0, mass = 0;
+  if (nonzero > 0) {
+    double q = 1.0;
+    for (uint64_t g = 1; mass < 1 - 1e-12 && g < (uint64_t(1) << 26); ++g) {
+      double pg = nonzero * q;
+      omega += pg * detail::eliasOmegaBits(g);
+      mass += pg;
+      q *= 1 - nonzero;
+    }
+  }
+  bits[0] += d * h;
+  bits[1] += d * (ib + 1);
+  bits[2] += d * (huff + nonzero);
+  bits[3] += d * nonzero * (omega + ib + 1) +
+             detail::eliasOmegaBits(uint64_t(d * nonzero) + 1);
+  bits[4] += d * (h + nonzero);
+  return d;
+}
+
+void finish(CodeLengths &r, const double bits[5]) {
+  if (!r.coords)
+    return;
+  double d = double(r.coords);
+  r.entropy = bits[0] / d;
+  r.fixedWidth = bits[1] / d;
+  r.huffman = bits[2] / d;
+  r.eliasGaps = bits[3] / d;
+  r.entropyBound = bits[4] / d;
+}
+
+} // namespace
+
 CodeLengths expectedCodeLengths(const Schedule &s, const float *v, uint64_t n) {
   CodeLengths r;
   std::vector<std::vector<double>> counts = expectedIndexCounts(s, v, n);
   double bits[5] = {0, 0, 0, 0, 0}; // entropy, fixed, huffman, elias, bound
   for (size_t m = 0; m < s.types.size(); ++m) {
-    const std::vector<double> &c = counts[m];
-    double d = 0;
-    for (double x : c)
-      d += x;
-    if (c.empty() || d <= 0)
-      continue;
-    unsigned ib = s.types[m].indexBits();
-    double h = entropyBitsWeighted(c), nonzero = (d - c[0]) / d;
-    std::vector<uint8_t> len = detail::huffmanLengths(c);
-    double huff = 0;
-    for (size_t j = 0; j < c.size(); ++j)
-      huff += c[j] / d * len[j];
-    // E[omega(G)] for G geometric with success probability `nonzero`.
-    double omega = 0, mass = 0;
-    if (nonzero > 0) {
-      double q = 1.0;
-      for (uint64_t g = 1; mass < 1 - 1e-12 && g < (uint64_t(1) << 26); ++g) {
-        double pg = nonzero * q;
-        omega += pg * detail::eliasOmegaBits(g);
-        mass += pg;
-        q *= 1 - nonzero;
-      }
-    }
-    bits[0] += d * h;
-    bits[1] += d * (ib + 1);
-    bits[2] += d * (huff + nonzero);
-    bits[3] += d * nonzero * (omega + ib + 1) +
-               detail::eliasOmegaBits(uint64_t(d * nonzero) + 1);
-    bits[4] += d * (h + nonzero);
-    r.coords += uint64_t(std::llround(d));
+    double d = typeCodeBits(counts[m], s.types[m].indexBits(), bits);
+    if (d > 0)
+      r.coords += uint64_t(std::llround(d));
   }
-  if (r.coords) {
-    double d = double(r.coords);
-    r.entropy = bits[0] / d;
-    r.fixedWidth = bits[1] / d;
-    r.huffman = bits[2] / d;
-    r.eliasGaps = bits[3] / d;
-    r.entropyBound = bits[4] / d;
-  }
+  finish(r, bits);
   return r;
+}
+
+CodeLengths typeCodeLengths(const std::vector<double> &counts,
+                            unsigned indexBits) {
+  CodeLengths r;
+  double bits[5] = {0, 0, 0, 0, 0};
+  double d = typeCodeBits(counts, indexBits, bits);
+  if (d > 0)
+    r.coords = uint64_t(std::llround(d));
+  finish(r, bits);
+  return r;
+}
+
+std::vector<double> expectedIndexCounts(const WeightedPoints &p,
+                                        const std::vector<float> &levels,
+                                        double numCoords) {
+  std::vector<double> counts(levels.size(), 0.0);
+  if (levels.size() < 2)
+    return counts;
+  double total = 0;
+  for (double w : p.weight)
+    total += w;
+  if (total <= 0 || numCoords <= 0)
+    return counts;
+  double scale = numCoords / total;
+  for (size_t i = 0; i < p.value.size(); ++i) {
+    double u = std::clamp(p.value[i], 0.0, 1.0), w = p.weight[i] * scale;
+    // Interval j with levels[j] <= u < levels[j + 1] (u = 1: the last one).
+    size_t j = size_t(std::upper_bound(levels.begin(), levels.end(), float(u)) -
+                      levels.begin());
+    j = std::min(std::max<size_t>(j, 1), levels.size() - 1) - 1;
+    double lo = levels[j], hi = levels[j + 1];
+    double q = hi > lo ? std::clamp((u - lo) / (hi - lo), 0.0, 1.0) : 0.0;
+    counts[j] += w * (1 - q);
+    counts[j + 1] += w * q;
+  }
+  return counts;
+}
+
+CodeLengths expectedCodeLengths(const WeightedPoints &p,
+                                const std::vector<float> &levels,
+                                unsigned indexBits, double numCoords) {
+  return typeCodeLengths(expectedIndexCounts(p, levels, numCoords), indexBits);
 }
 
 } // namespace qoda::quant

@@ -52,10 +52,9 @@ quant::Schedule blockSchedule(const problems::Problem &p,
                               const std::vector<unsigned> &bits,
                               unsigned bucket, quant::Norm norm) {
   if (bits.size() != p.blocks().size())
-    throw std::invalid_argument(
-        "layerwise: " + std::to_string(bits.size()) +
-        " bit widths given, but the problem has " +
-        std::to_string(p.blocks().size()) + " blocks");
+    throw std::invalid_argument("layerwise: " + std::to_string(bits.size()) +
+                                " bit widths given, but the problem has " +
+                                std::to_string(p.blocks().size()) + " blocks");
   quant::Schedule s;
   for (const problems::Block &b : p.blocks()) {
     unsigned w = bits[s.types.size()];
@@ -125,8 +124,8 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     quant::Schedule s =
         o.schedule ? *o.schedule
         : o.compressor == "global-mqv"
-            ? quant::singleTypeSchedule(quant::uniformLevels((1u << o.bits) - 1),
-                                        o.bucket, o.norm)
+            ? quant::singleTypeSchedule(
+                  quant::uniformLevels((1u << o.bits) - 1), o.bucket, o.norm)
         : o.typeBits.empty()
             ? blockSchedule(problem, o.bits, o.bucket, o.norm)
             : blockSchedule(problem, o.typeBits, o.bucket, o.norm);

@@ -66,7 +66,7 @@ struct Args {
   std::string schedule; ///< schedule file (layerwise)
   std::string refit = "0,200,1000,5000/10000";
   bool refitGiven = false;
-  std::size_t refitBins = 0; ///< 0: the aggregator's default
+  std::size_t refitBins = 0;      ///< 0: the aggregator's default
   std::vector<unsigned> typeBits; ///< --type-bits (layerwise, per block)
   bool json = false;
   int points = 20; ///< log-spaced report points
@@ -603,11 +603,10 @@ int runViBench(const std::vector<std::string> &argv) {
     for (const std::string &o : a.optimizers)
       for (const std::string &c : a.compressors)
         for (unsigned b : a.bits) {
-          bool usesBits = c == "qsgd" || c == "nuqsgd" || c == "cgx" ||
-                          c == "cgx-stochastic" || c == "orq" ||
-                          c == "global-mqv" ||
-                          (c == "layerwise" && a.schedule.empty() &&
-                           a.typeBits.empty());
+          bool usesBits =
+              c == "qsgd" || c == "nuqsgd" || c == "cgx" ||
+              c == "cgx-stochastic" || c == "orq" || c == "global-mqv" ||
+              (c == "layerwise" && a.schedule.empty() && a.typeBits.empty());
           if (usesBits || b == a.bits.front())
             combos.push_back({o, c, usesBits ? b : 0});
         }

@@ -144,9 +144,7 @@ ALGOS = {  # qoda.torch class, qoda.Optimizer name, hyper-parameters
 for cls, (name, hp) in ALGOS.items():
     tp, cp = [], []
     opt, _, _, _ = torch_run(cls, STEPS, tp, **hp)
-    torch_hp = dict(hp)
-    cpp_hp = {k: v for k, v in hp.items()}
-    ref = cpp_run(name, STEPS, cp, **cpp_hp)
+    ref = cpp_run(name, STEPS, cp, **hp)
     if len(tp) != len(cp) or len(tp) != STEPS * ref.collectives_per_step:
         sys.exit(f"{cls}: {len(tp)} closure calls, C++ oracle {len(cp)}")
     for i, (a, b) in enumerate(zip(tp, cp)):

@@ -7,9 +7,13 @@ then its outputs:
 * the ONNX initializers of the training-mode export include every
   named_parameters() name of the schedule's model, with its shape (how
   qoda.torch matches schedules);
-* compare.py prints the layer types and plot.py's two PNG files.
+* compare.py prints the layer types and plot.py's two PNG files;
+* with QODA_COMPILE: both exported models compiled by qoda-compile, a few
+  steps of train.py --library (qoda.torch's library=, the ModelLibCodec),
+  and the generator's library given to the critic is a ValueError listing
+  the differing names.
 
-usage: wgan_smoke_test.py QODA_RUN
+usage: wgan_smoke_test.py QODA_RUN [QODA_COMPILE]
 """
 import json
 import os
@@ -77,4 +81,45 @@ if sorted(os.path.basename(p) for p in plots) != ["quality_vs_bits.png",
 for path in plots:
     if os.path.getsize(path) < 1000:
         sys.exit(f"plot {path} is empty")
+
+if len(sys.argv) > 2:
+    # These 8-channel models are mostly biases (fp32): a 16-bit budget.
+    libs = []
+    for model in ("generator", "critic"):
+        lib = os.path.join(tmp, f"lib-{model}")
+        r = subprocess.run([sys.argv[2], os.path.join(out, "onnx", f"{model}.onnx"),
+                        "-o", lib, "--bits-per-coordinate", "16",
+                        "--target", "cpu"], capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.exit(f"qoda-compile {model} failed: {r.stdout}{r.stderr}")
+        libs.append(lib)
+    cmd = [qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
+           os.path.join(example, "train.py"), "--library", ",".join(libs),
+           "--run-name", "compiled", "--out", out, "--no-export"] + common
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    print(res.stdout[-2000:])
+    if res.returncode != 0:
+        sys.exit(f"train.py --library failed ({res.returncode}):\n"
+                 f"{res.stderr[-3000:]}")
+    summary = json.load(open(os.path.join(out, "compiled.json")))
+    # (bits per coordinate: these tiny models at 16 bits plus two refits'
+    # histogram merges can exceed 32, so only > 0 is checked.)
+    if summary["steps"] != 4 or summary["refits"] != 2 or \
+            not summary["bits_per_coord"] > 0 or \
+            summary["libraries"] != libs:
+        sys.exit(f"compiled-library summary {summary}")
+    # The generator's compiled library offered for the critic.
+    import torch
+    sys.path.insert(0, example)
+    import wgan
+    import qoda.torch
+    try:
+        qoda.torch.QODA(wgan.Critic(8).named_parameters(), lr=0.1,
+                        library=libs[0])
+        sys.exit("the generator's library was accepted for the critic")
+    except ValueError as e:
+        if "only in the model" not in str(e) or \
+                "only in the schedule" not in str(e):
+            sys.exit(f"mismatch message lists no names: {e}")
+        print(f"mismatch: {str(e).splitlines()[0]}")
 print("ok")

@@ -213,3 +213,52 @@ TEST(Coding, ExpectedCodeLengths) {
   // Index entropy of a constant-index distribution is zero.
   EXPECT_DOUBLE_EQ(entropyBitsWeighted({0.0, 5.0, 0.0}), 0.0);
 }
+
+// The per-type functions the compiler's planner uses: on one level type they
+// reproduce expectedCodeLengths exactly from the schedule's index counts, and
+// closely from a distribution of normalised magnitudes (weighted points).
+TEST(Coding, TypeCodeLengthsFromCountsAndPoints) {
+  std::vector<float> v = sparseGaussian(20000, 0.05, 9);
+  uint32_t n = uint32_t(v.size());
+  Schedule s = codedSchedule(Coding::FixedWidth, 8, n); // one bucket
+  CodeLengths whole = expectedCodeLengths(s, v.data(), v.size());
+  std::vector<std::vector<double>> counts =
+      expectedIndexCounts(s, v.data(), v.size());
+  CodeLengths one = typeCodeLengths(counts[0], s.types[0].indexBits());
+  EXPECT_EQ(one.coords, whole.coords);
+  EXPECT_DOUBLE_EQ(one.entropy, whole.entropy);
+  EXPECT_DOUBLE_EQ(one.fixedWidth, whole.fixedWidth);
+  EXPECT_DOUBLE_EQ(one.huffman, whole.huffman);
+  EXPECT_DOUBLE_EQ(one.eliasGaps, whole.eliasGaps);
+  EXPECT_DOUBLE_EQ(one.entropyBound, whole.entropyBound);
+
+  // The same from points u = |v_i| / ||v||_2 (the type's one bucket).
+  double norm = 0;
+  for (float x : v)
+    norm += double(x) * x;
+  norm = std::sqrt(norm);
+  std::vector<float> u;
+  for (float x : v)
+    u.push_back(float(std::fabs(double(x)) / norm));
+  WeightedPoints p = pointsFromSamples(u);
+  std::vector<double> pc = expectedIndexCounts(p, s.types[0].levels, n);
+  ASSERT_EQ(pc.size(), counts[0].size());
+  double sum = 0;
+  for (size_t j = 0; j < pc.size(); ++j) {
+    sum += pc[j];
+    EXPECT_NEAR(pc[j], counts[0][j], 1e-3 * n);
+  }
+  EXPECT_NEAR(sum, double(n), 1e-6 * n);
+  CodeLengths fromPoints =
+      expectedCodeLengths(p, s.types[0].levels, s.types[0].indexBits(), n);
+  EXPECT_EQ(fromPoints.coords, uint64_t(n));
+  EXPECT_NEAR(fromPoints.huffman, whole.huffman, 0.02);
+  EXPECT_NEAR(fromPoints.eliasGaps, whole.eliasGaps, 0.02);
+  EXPECT_NEAR(fromPoints.fixedWidth, 4.0, 1e-12); // 3 index bits + sign
+  // Sparse: the gap code beats fixed width.
+  EXPECT_LT(fromPoints.eliasGaps, fromPoints.fixedWidth);
+  // No points, no coordinates.
+  EXPECT_EQ(
+      expectedCodeLengths(WeightedPoints{}, s.types[0].levels, 3, 0.0).coords,
+      0u);
+}

@@ -10,6 +10,7 @@
 //                        types, fp16 and fp32 types) against the reference
 //   layerwise-sr         the same through collective (b)
 //   refit                level re-fitting: due steps, identical tables
+//   codec-cost           measureCodecCost: positive, identical on all ranks
 //   die-at N | abort-at N | hang-at N
 //                        rank 1 exits(3)/aborts/sleeps forever before
 //                        collective N; the others must fail with a CommError
@@ -17,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "qoda/comm/CompressedAggregator.h"
+#include "qoda/comm/CostModel.h"
 #include "qoda/comm/GlooCommunicator.h"
 #include "qoda/comm/LevelRefit.h"
 #include "qoda/comm/PipelinedAggregator.h"
@@ -401,6 +403,29 @@ static int refit(Communicator &c) {
   return 0;
 }
 
+// Every rank times its codec (a different one per rank here, so their
+// timings differ); all must end with the same numbers, or the collective
+// choice could differ between ranks and hang.
+static int codecCost(Communicator &c) {
+  const std::size_t n = 4096 * (1 + c.rank());
+  Fp16Codec codec(n);
+  CodecCost cost = measureCodecCost(c, codec);
+  if (!(cost.encode > 0) || !(cost.decode > 0)) {
+    std::cerr << "codec cost not positive\n";
+    return 1;
+  }
+  std::vector<CodecCost> all(c.size());
+  c.allgather(&cost, sizeof cost, all.data());
+  for (int k = 0; k < c.size(); ++k)
+    if (all[k].encode != cost.encode || all[k].decode != cost.decode) {
+      std::cerr << "rank " << k << " measured another codec cost\n";
+      return 1;
+    }
+  std::cout << "codec cost " << cost.encode * 1e9 << "/" << cost.decode * 1e9
+            << " ns/coord on every rank\n";
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     std::cerr << "usage: qoda-comm-worker collectives|die-at N|abort-at N|"
@@ -424,6 +449,8 @@ int main(int argc, char **argv) {
       return layerwiseScatterReduce(c);
     if (mode == "refit")
       return refit(c);
+    if (mode == "codec-cost")
+      return codecCost(c);
     int at = argc > 2 ? std::atoi(argv[2]) : 3;
     std::vector<float> v(1000, 1.f);
     for (int i = 0; i < 1000000; ++i) {

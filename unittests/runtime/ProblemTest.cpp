@@ -7,7 +7,7 @@
 using namespace qoda::problems;
 
 TEST(Problems, SolutionIsAZeroAndOperatorIsMonotone) {
-  for (const char *kind : {"bilinear", "quadratic", "blocks"}) {
+  for (const char *kind : {"bilinear", "quadratic", "blocks", "hetero"}) {
     auto p = makeProblem(kind, 32, 7);
     std::vector<float> out(32), z(32), w(32), az(32), aw(32);
     p->apply(p->solution().data(), out.data());
@@ -53,4 +53,43 @@ TEST(Problems, BlocksHaveDifferentScales) {
   EXPECT_NEAR(p->blocks().back().scale / p->blocks().front().scale, 1000, 1e-9);
   EXPECT_THROW(makeProblem("nope", 8, 1), std::invalid_argument);
   EXPECT_THROW(makeProblem("bilinear", 7, 1), std::invalid_argument);
+}
+
+// hetero: comparable conditioning, different value distributions per block.
+TEST(Problems, HeteroBlocksKeepTheirShape) {
+  const std::size_t d = 256;
+  auto p = makeProblem("hetero", d, 2);
+  ASSERT_EQ(p->blocks().size(), 4u);
+  EXPECT_EQ(p->blocks()[0].name, "embed");
+  EXPECT_EQ(p->blocks()[2].size, d / 2);
+  std::vector<float> z(d, 0.0f), a(d);
+  p->apply(z.data(), a.data()); // the operator value at the start point
+  auto rms = [&](const Block &b) {
+    double s = 0;
+    for (std::size_t i = b.offset; i < b.offset + b.size; ++i)
+      s += double(a[i]) * a[i];
+    return std::sqrt(s / b.size);
+  };
+  // embed: 7 in 8 coordinate pairs exactly zero (and they stay zero: the
+  // block's operator acts pair by pair).
+  const Block &e = p->blocks()[0];
+  std::size_t zeros = 0;
+  for (std::size_t i = e.offset; i < e.offset + e.size; ++i)
+    zeros += a[i] == 0.0f;
+  EXPECT_EQ(zeros, e.size * 7 / 8);
+  // mlp's values are about 10x smaller than attn's (same operator family).
+  double ratio = rms(p->blocks()[1]) / rms(p->blocks()[2]);
+  EXPECT_GT(ratio, 5);
+  EXPECT_LT(ratio, 20);
+  // head is heavy-tailed: its kurtosis (mean x^4 / rms^4) is far above a
+  // Gaussian block's (about 3).
+  auto kurtosis = [&](const Block &b) {
+    double s = 0;
+    for (std::size_t i = b.offset; i < b.offset + b.size; ++i)
+      s += std::pow(double(a[i]), 4);
+    return s / b.size / std::pow(rms(b), 4);
+  };
+  EXPECT_LT(kurtosis(p->blocks()[1]), 6);
+  EXPECT_GT(kurtosis(p->blocks()[3]), 8);
+  EXPECT_THROW(makeProblem("hetero", 40, 1), std::invalid_argument);
 }

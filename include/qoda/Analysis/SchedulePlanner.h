@@ -29,6 +29,10 @@ struct PlannerOptions {
   double budgetBits = 4.0; ///< bits per coordinate, everything counted
   unsigned bucket = 1024;  ///< coordinates per norm bucket
   unsigned maxBits = 6;    ///< widest level index considered
+  /// false: every type codes its indices fixed-width (what qoda-compile's
+  /// kernels support). true: per type the shortest expected code of fixed
+  /// width, Huffman of level indices and Elias-omega gaps (docs/clustering.md).
+  bool autoCoding = false;
 };
 
 struct PlanParam {
@@ -43,6 +47,13 @@ struct TypePlan {
   double variance = 0;    ///< E||Q(v)-v||^2/||v||^2 of the type's gradient
   double energyShare = 0; ///< ||v_type||^2 / ||v||^2
   int64_t numel = 0;
+  std::string coding = "fixed"; ///< fixed, huffman or elias-gaps
+  /// Expected bits per coordinate of the type's indices and signs with its
+  /// coding (bits + 1 for fixed width).
+  double codeBits = 0;
+  /// The same plus the type's bucket norms: its predicted bits per
+  /// coordinate on the wire.
+  double predictedBits = 0;
 };
 
 struct SchedulePlan {

@@ -58,6 +58,10 @@ struct SchedulePipelineOptions
   Option<unsigned> maxBits{*this, "max-bits",
                            llvm::cl::desc("Widest level index considered"),
                            llvm::cl::init(6)};
+  Option<std::string> coding{
+      *this, "coding",
+      llvm::cl::desc("Index coding: 'fixed' (qoda-compile) or 'auto'"),
+      llvm::cl::init("fixed")};
 };
 
 /// Adds layer features, clustering and planning to `pm`.

@@ -33,10 +33,14 @@ qoda.schedule.write_schedule file, or a qoda.Schedule), the group's
 parameters are matched to the schedule's ONNX names -- which equal
 named_parameters() names for a training-mode torch.onnx.export -- and
 ordered as the schedule lays them out; any difference is a ValueError
-listing the names on each side.
+listing the names on each side. With a compiled model library (library=OUT
+or a group's "library" key: a qoda-compile -o directory), the schedule is
+OUT/schedule.json and the messages are encoded and decoded by
+OUT/libqoda_<model>.so (compressor "layerwise", collective "allgather").
 """
 
 
+import os
 import numpy as np
 import torch
 
@@ -110,9 +114,26 @@ def match_schedule(named, schedule, where="parameters"):
     return [(n, by_name[n]) for n in sched_names]
 
 
-def _groups(params, schedule):
-    """Normalises the constructor's params/schedule into
-    [(group name, [(name, tensor)], Schedule or None)]."""
+def _library_dir(group, d):
+    """(schedule path, library path) of a qoda-compile output directory."""
+    d = str(d)
+    sched = os.path.join(d, "schedule.json")
+    if not os.path.isfile(sched):
+        raise ValueError(f"{group}library '{d}' is not a qoda-compile output "
+                         "directory: it has no schedule.json (run "
+                         f"qoda-compile MODEL.onnx -o {d})")
+    libs = sorted(f for f in os.listdir(d)
+                  if f.startswith("libqoda_") and f.endswith(".so"))
+    if len(libs) != 1:
+        raise ValueError(f"{group}library '{d}' must hold exactly one "
+                         f"libqoda_<model>.so (found {libs or 'none'}; run "
+                         f"qoda-compile without --emit-only)")
+    return sched, os.path.join(d, libs[0])
+
+
+def _groups(params, schedule, library=None):
+    """Normalises the constructor's params/schedule/library into
+    [(group name, [(name, tensor)], Schedule or None, library or None)]."""
     if isinstance(params, torch.nn.Module):
         params = [{"params": params}]
     else:
@@ -126,27 +147,41 @@ def _groups(params, schedule):
             raise ValueError("schedule= applies to a single parameter group;"
                              " give each group its own 'schedule' key")
         params = [dict(params[0], schedule=schedule)]
+    if library is not None:
+        if len(params) != 1:
+            raise ValueError("library= applies to a single parameter group;"
+                             " give each group its own 'library' key")
+        params = [dict(params[0], library=library)]
     out = []
     for i, g in enumerate(params):
         if not isinstance(g, dict):
             raise TypeError("parameter groups must all be dicts when the "
                             "first one is")
-        unknown = set(g) - {"params", "name", "schedule"}
+        unknown = set(g) - {"params", "name", "schedule", "library"}
         if unknown:
             raise ValueError(f"parameter group {i}: unknown keys "
                              f"{sorted(unknown)} (expected params, name, "
-                             "schedule)")
+                             "schedule, library)")
         if "params" not in g:
             raise ValueError(f"parameter group {i} has no 'params'")
         name = g.get("name", f"group{i}" if len(params) > 1 else "")
         named = _named(g["params"], name or f"group{i}")
         sched = g.get("schedule")
+        lib = None
+        if g.get("library") is not None:
+            if sched is not None:
+                raise ValueError(f"parameter group {i}: give 'schedule' or "
+                                 "'library' (whose schedule.json is used), "
+                                 "not both")
+            sched, lib = _library_dir(f"parameter group {i}: ", g["library"])
         if sched is not None:
             if not isinstance(sched, Schedule):
                 sched = Schedule.load(str(sched))
-            named = match_schedule(
-                named, sched,
-                f"parameters of group '{name}'" if name else "parameters")
+            where = (f"parameters of group '{name}'" if name
+                     else "parameters")
+            if lib is not None:
+                where += f" (compiled library {g['library']})"
+            named = match_schedule(named, sched, where)
         prefix = name + "/" if name else ""
         # What the schedule sends each parameter as (for layout()).
         types = {}
@@ -158,7 +193,7 @@ def _groups(params, schedule):
                                      if t["kind"] == "levels" else
                                      f"{t['name']} ({t['kind']})")
         out.append((name, [(prefix + n, t, types.get(n)) for n, t in named],
-                    sched))
+                    sched, lib))
     return out
 
 
@@ -166,7 +201,11 @@ class Optimizer:
     """Base class; `algorithm` is one of qoda.optimizer_names().
 
     Communication options (identical on every worker):
-      compressor  "none" (fp32 all-reduce), "fp16", a global quantizer
+      library     a qoda-compile output directory (single group; else each
+                  group's "library" key): its schedule.json and generated
+                  kernels; implies compressor "layerwise"
+      compressor  "none" (fp32 all-reduce, the default without a library),
+                  "fp16", a global quantizer
                   ("qsgd", "nuqsgd", ...: qoda.compressor_names()) with
                   `bits`, `bucket`, `norm`, or "layerwise" (every group
                   needs a schedule)
@@ -185,14 +224,24 @@ class Optimizer:
 
     def __init__(self, params, algorithm, *, lr, lr_gamma=0.1, q=0.25,
                  betas=(0.9, 0.999), eps=1e-8, schedule=None,
-                 compressor="none", bits=4, bucket=1024, norm="l2",
+                 library=None, compressor=None, bits=4, bucket=1024, norm="l2",
                  collective="allgather", uncompressed_1d=True, refit=None,
                  on_nonfinite="stop", seed=0, broadcast=True):
-        groups = _groups(params, schedule)
+        groups = _groups(params, schedule, library)
+        libraries = [lib for _, _, _, lib in groups if lib is not None]
+        if libraries and len(libraries) != len(groups):
+            raise ValueError("give a compiled library for every parameter "
+                             "group or for none")
+        if compressor is None:
+            compressor = "layerwise" if libraries else "none"
+        elif libraries and compressor != "layerwise":
+            raise ValueError("a compiled model library (library=) runs "
+                             "compressor 'layerwise', not "
+                             f"'{compressor}'")
         self._params = []
         seen = set()
         self._sent_as = []
-        for _, named, _ in groups:
+        for _, named, _, _ in groups:
             for n, t, sent_as in named:
                 if id(t) in seen:
                     raise ValueError(f"parameter '{n}' appears twice")
@@ -211,9 +260,9 @@ class Optimizer:
                         compressor + ("" if compressor in ("fp16", "fp32",
                                                            "q-fp16", "bf16")
                                       else f" ({bits} bits)"))
-        schedules = [s for _, _, s in groups if s is not None]
+        schedules = [s for _, _, s, _ in groups if s is not None]
         if compressor == "layerwise":
-            missing = [g or "(unnamed)" for g, _, s in groups if s is None]
+            missing = [g or "(unnamed)" for g, _, s, _ in groups if s is None]
             if missing:
                 raise ValueError("compressor 'layerwise' needs a schedule "
                                  "for every group; none for: "
@@ -227,7 +276,7 @@ class Optimizer:
             bucket=bucket, norm=norm, schedules=schedules,
             collective=collective, seed=seed,
             refit="none" if refit is None else refit,
-            on_nonfinite=on_nonfinite)
+            on_nonfinite=on_nonfinite, libraries=libraries)
         self.dim = sum(t.numel() for _, t in self._params)
         self._offsets = []
         off = 0

@@ -3,6 +3,7 @@
 
 #include "qoda/comm/CompressedAggregator.h"
 #include "qoda/comm/LevelRefit.h"
+#include "qoda/comm/ModelLibCodec.h"
 #include "qoda/comm/QuantCodec.h"
 #include "qoda/comm/ScatterReduceAggregator.h"
 #include "qoda/comm/ScheduleCodec.h"
@@ -97,6 +98,21 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
     throw std::invalid_argument("a schedule applies to compressor "
                                 "'layerwise' only, not '" +
                                 spec.compressor + "'");
+  if (!spec.libraries.empty() && !layerwise)
+    throw std::invalid_argument("a compiled model library applies to "
+                                "compressor 'layerwise' only, not '" +
+                                spec.compressor + "'");
+  if (!spec.libraries.empty() &&
+      spec.libraries.size() != spec.schedules.size())
+    throw std::invalid_argument(
+        "every parameter group needs its compiled model library (got " +
+        std::to_string(spec.libraries.size()) + " libraries for " +
+        std::to_string(spec.schedules.size()) + " schedules)");
+  if (!spec.libraries.empty() && spec.collective != "allgather")
+    throw std::invalid_argument(
+        "compiled model libraries encode the whole vector and cannot be cut "
+        "into chunks: use collective 'allgather', not '" +
+        spec.collective + "'");
   if (!layerwise && spec.refit != "none")
     throw std::invalid_argument("level re-fitting applies to compressor "
                                 "'layerwise' only");
@@ -115,7 +131,18 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
       throw std::invalid_argument("the schedule files do not fit the " +
                                   std::to_string(dim) +
                                   " parameters' coordinates: " + err);
-    if (spec.collective == "scatter-reduce") {
+    if (!spec.libraries.empty()) {
+      // (a) over one compressed segment: the libraries send cast types
+      // (fp32 included) inside their messages.
+      std::vector<comm::ModelLibCodec::Library> libs;
+      for (std::size_t i = 0; i < spec.libraries.size(); ++i)
+        libs.push_back({spec.libraries[i], spec.schedules[i].quantSchedule(),
+                        spec.schedules[i].numCoords});
+      std::vector<comm::LayoutSegment> layout = {{{"all", 0, dim}, true}};
+      agg = std::make_unique<comm::CompressedAggregator>(
+          comm, std::move(layout),
+          std::make_unique<comm::ModelLibCodec>(libs, seed, rank));
+    } else if (spec.collective == "scatter-reduce") {
       agg = std::make_unique<comm::ScatterReduceAggregator>(
           comm, dim, [s, seed, rank](std::size_t off, std::size_t n) {
             return std::make_unique<comm::ScheduleCodec>(s, off, n, seed, rank);

@@ -40,6 +40,11 @@ struct AggregatorSpec {
   /// Layer-wise: schedule files whose parameters, concatenated, are the
   /// layout (same sizes in the same order; names are checked by the caller).
   std::vector<schedule::ScheduleFile> schedules;
+  /// Layer-wise: compiled model libraries (libqoda_<model>.so), one per
+  /// schedule file and generated from it; when given, the messages are
+  /// encoded and decoded by them (comm::ModelLibCodec) instead of the
+  /// quantization library's generic kernels.
+  std::vector<std::string> libraries;
   std::string collective = "allgather"; ///< allgather | scatter-reduce
   std::uint64_t seed = 0;
   std::string refit = "none";       ///< a comm::RefitPlan text, layer-wise only

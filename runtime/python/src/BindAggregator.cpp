@@ -25,7 +25,8 @@ void bindAggregator(py::module_ &m) {
                   const std::vector<std::shared_ptr<schedule::ScheduleFile>>
                       &schedules,
                   const std::string &collective, std::uint64_t seed,
-                  const std::string &refit, const std::string &onNonFinite) {
+                  const std::string &refit, const std::string &onNonFinite,
+                  const std::vector<std::string> &libraries) {
                  if (!comm)
                    throw py::value_error("Aggregator: communicator is None");
                  AggregatorSpec spec;
@@ -44,6 +45,7 @@ void bindAggregator(py::module_ &m) {
                  spec.seed = seed;
                  spec.refit = refit;
                  spec.onNonFinite = onNonFinite;
+                 spec.libraries = libraries;
                  auto h = std::make_shared<AggregatorHandle>();
                  h->comm = comm;
                  h->dim = 0;
@@ -59,6 +61,9 @@ void bindAggregator(py::module_ &m) {
                std::vector<std::shared_ptr<schedule::ScheduleFile>>{},
            py::arg("collective") = "allgather", py::arg("seed") = 0,
            py::arg("refit") = "none", py::arg("on_nonfinite") = "stop",
+           py::arg("libraries") = std::vector<std::string>{},
+           "libraries: compiled model libraries (libqoda_<model>.so), one "
+           "per schedule, for compressor 'layerwise'. "
            "layout: [(name, numel, compressed)] in the order of the flat "
            "vector. All ranks must pass the same arguments.")
       .def_property_readonly("dim",

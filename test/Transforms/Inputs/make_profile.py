@@ -5,7 +5,11 @@ Each parameter's bucket of 1024 coordinates is the quantiles of |z|^tail
 (z standard normal), so the profile is exact and deterministic. The stem and
 the classifier get distributions unlike the middle convolutions'.
 
-Usage: make_profile.py OUT [good|missing|extra|shape|bucket|version|badbin]
+Variant `sparse`: the classifier's gradient is sparse (3% of its coordinates
+non-zero, as for rarely active inputs), the case for Elias-gap coding.
+
+Usage: make_profile.py OUT
+         [good|missing|extra|shape|bucket|version|badbin|sparse]
 """
 import json
 import sys
@@ -21,9 +25,11 @@ PARAMS = [  # name, shape, tail, sumsq
 ]
 
 
-def hist(tail, d=1024, bins=1024):
+def hist(tail, d=1024, bins=1024, nonzero=None):
     nd = NormalDist()
-    x = [abs(nd.inv_cdf(0.5 + 0.5 * (i + 0.5) / d)) ** tail for i in range(d)]
+    k = d if nonzero is None else nonzero
+    x = [abs(nd.inv_cdf(0.5 + 0.5 * (i + 0.5) / k)) ** tail for i in range(k)]
+    x += [0.0] * (d - k)
     norm = sum(v * v for v in x) ** 0.5
     w, wu = [0.0] * bins, [0.0] * bins
     for v in x:
@@ -51,6 +57,8 @@ def main():
         prof["bucket"] = 512
     elif variant == "version":
         prof["version"] = 7
+    elif variant == "sparse":
+        params[-1]["hist"] = hist(PARAMS[-1][2], nonzero=31)
     elif variant == "badbin":
         params[0]["hist"][0][0] = 5000
     with open(out, "w") as f:

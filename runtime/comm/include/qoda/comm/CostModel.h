@@ -68,10 +68,11 @@ bool measureAlphaBeta(Communicator &comm, std::size_t smallBytes,
 
 class MessageCodec;
 /// Times `codec` (a scratch instance: encoding advances its random key) on
-/// a synthetic vector, scaled by LOCAL_WORLD_SIZE / cores when the local
-/// workers outnumber the cores (they all code at once in a collective);
-/// rank 0's numbers are broadcast, so every rank uses the same ones. A
-/// collective on every rank.
+/// a synthetic vector of its own size, on every rank at once (so the
+/// contention of local workers for the cores is measured, not guessed):
+/// per rank the median of 5 repetitions of one encode and K decodes, then
+/// the slowest rank's numbers (a collective waits for it), the same on
+/// every rank. A collective on every rank.
 CodecCost measureCodecCost(Communicator &comm, MessageCodec &codec);
 
 /// The automatic choice between collectives (a) and (b) for one message.

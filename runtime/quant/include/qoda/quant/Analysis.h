@@ -3,6 +3,7 @@
 #ifndef QODA_QUANT_ANALYSIS_H
 #define QODA_QUANT_ANALYSIS_H
 
+#include "qoda/quant/LevelOpt.h"
 #include "qoda/quant/Schedule.h"
 
 #include <cstddef>
@@ -49,6 +50,30 @@ struct CodeLengths {
 /// Elias gaps are estimated with geometric gaps of the type's density of
 /// non-zero indices (the positions of non-zeros are modelled as independent).
 CodeLengths expectedCodeLengths(const Schedule &s, const float *v, uint64_t n);
+
+/// The per-type part of expectedCodeLengths: code lengths of one level type
+/// with `indexBits` index bits from its expected level-index counts (one
+/// entry per level; their sum is the type's coordinate count, and coords is
+/// it rounded). expectedCodeLengths is the coordinate-weighted combination
+/// of these over the level types of a schedule.
+CodeLengths typeCodeLengths(const std::vector<double> &counts,
+                            unsigned indexBits);
+
+/// Expected level-index counts of the stochastic quantizer with `levels`
+/// (sorted, 0 = l_0 < ... < l_last = 1) on a distribution of normalised
+/// magnitudes u given as weighted points (e.g. a planner's per-type
+/// histogram), scaled so that they sum to numCoords: a point u in
+/// [l_j, l_{j+1}] adds w (1 - p) to level j and w p to level j + 1 with
+/// p = (u - l_j) / (l_{j+1} - l_j).
+std::vector<double> expectedIndexCounts(const WeightedPoints &p,
+                                        const std::vector<float> &levels,
+                                        double numCoords);
+
+/// typeCodeLengths(expectedIndexCounts(p, levels, numCoords), indexBits):
+/// the expected code lengths of a type known only by its distribution.
+CodeLengths expectedCodeLengths(const WeightedPoints &p,
+                                const std::vector<float> &levels,
+                                unsigned indexBits, double numCoords);
 
 } // namespace qoda::quant
 
