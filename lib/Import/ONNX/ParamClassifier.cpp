@@ -130,6 +130,30 @@ ParamClass fromUse(const Use &u, const ParamCandidate &c) {
   return p; // role empty: not informative
 }
 
+/// A one-element tensor is a learned parameter, not a scalar constant, when
+/// a node takes it in a slot that only learned tensors fill (a Conv or Gemm
+/// bias, a norm scale or shift, a PReLU slope, ...): a Linear or Conv with
+/// one output channel has a [1] bias. Elementwise arithmetic (Add, Mul, ...)
+/// does not count: there a one-element operand is far more often an epsilon
+/// or a constant factor. Fills `out` and returns true when found.
+bool oneElementLearnedSlot(const std::vector<Use> &real,
+                           const ParamCandidate &c, ParamClass &out) {
+  if (c.dims.empty()) // rank 0: a true scalar
+    return false;
+  for (const Use &u : real) {
+    const std::string &op = u.node->op_type();
+    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div")
+      continue;
+    ParamClass q = fromUse(u, c);
+    if (q.trainable) {
+      out = q;
+      out.reason += "; one element";
+      return true;
+    }
+  }
+  return false;
+}
+
 } // namespace
 
 std::map<std::string, ParamClass>
@@ -197,9 +221,12 @@ qoda::classifyParams(const onnx::GraphProto &graph,
     } else if (allShapeUse) {
       p.role = "shape_constant";
       p.reason = "used only as a shape or index operand";
-    } else if (n <= 1) {
+    } else if (n <= 1 && !oneElementLearnedSlot(real, c, p)) {
       p.role = "scalar_constant";
       p.reason = "scalar constant";
+    } else if (n <= 1) {
+      // p was filled by oneElementLearnedSlot: e.g. the [1] bias of a
+      // Conv/Linear with one output channel, or nn.PReLU()'s single slope.
     } else {
       // The first trainable use decides. Exporters deduplicate identical
       // initializers (a fresh BatchNorm's scale of ones is bit-identical to
