@@ -120,16 +120,7 @@ void ModelLibCodec::decodeAccumulate(const std::uint8_t *msg,
 }
 
 void ModelLibCodec::setSchedule(const quant::Schedule &s) {
-  bool same = s.types.size() == full_.types.size() &&
-              s.segments.size() == full_.segments.size();
-  for (std::size_t t = 0; same && t < s.types.size(); ++t)
-    same = s.types[t].kind == full_.types[t].kind &&
-           s.types[t].levels.size() == full_.types[t].levels.size();
-  for (std::size_t i = 0; same && i < s.segments.size(); ++i)
-    same = s.segments[i].offset == full_.segments[i].offset &&
-           s.segments[i].length == full_.segments[i].length &&
-           s.segments[i].type == full_.segments[i].type;
-  if (!same)
+  if (!full_.sameLayout(s))
     throw std::invalid_argument("ModelLibCodec::setSchedule: new levels must "
                                 "keep the layout, kinds and level counts");
   for (Part &p : parts_) {

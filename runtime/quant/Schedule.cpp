@@ -68,6 +68,21 @@ struct Fnv {
 };
 } // namespace
 
+bool Schedule::sameLayout(const Schedule &o) const {
+  if (o.types.size() != types.size() || o.segments.size() != segments.size())
+    return false;
+  for (size_t t = 0; t < types.size(); ++t)
+    if (o.types[t].kind != types[t].kind ||
+        o.types[t].levels.size() != types[t].levels.size())
+      return false;
+  for (size_t i = 0; i < segments.size(); ++i)
+    if (o.segments[i].offset != segments[i].offset ||
+        o.segments[i].length != segments[i].length ||
+        o.segments[i].type != segments[i].type)
+      return false;
+  return true;
+}
+
 uint64_t Schedule::hash() const {
   Fnv f;
   f.val(uint64_t(types.size()));

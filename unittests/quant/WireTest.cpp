@@ -131,3 +131,20 @@ TEST(Wire, RandomCorruptionNeverCrashes) {
     f.decode(m); // error or success, never out of bounds (ASan)
   }
 }
+
+TEST(Schedule, SameLayoutAllowsOnlyNewLevelValues) {
+  Schedule a = singleTypeSchedule(uniformLevels(3), 1024);
+  a.segments = {{0, 100, 0}};
+  Schedule b = a;
+  b.types[0].levels = {0.0f, 0.1f, 0.4f, 1.0f};
+  EXPECT_TRUE(a.sameLayout(b));
+  Schedule c = a;
+  c.types[0].levels = uniformLevels(4);
+  EXPECT_FALSE(a.sameLayout(c)) << "level count changed";
+  Schedule d = a;
+  d.segments[0].length = 99;
+  EXPECT_FALSE(a.sameLayout(d)) << "segment changed";
+  Schedule e = a;
+  e.types[0].kind = TypeKind::Fp16;
+  EXPECT_FALSE(a.sameLayout(e)) << "kind changed";
+}

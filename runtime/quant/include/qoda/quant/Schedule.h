@@ -54,6 +54,10 @@ struct Schedule {
   std::string validate(uint64_t n) const;
   /// The segments covering n coordinates (the implicit one if none given).
   std::vector<Segment> segmentsFor(uint64_t n) const;
+  /// True if `o` differs from this schedule at most in its level values:
+  /// same types (kinds, level counts) and segments, hence the same message
+  /// sizes. Level re-fitting may only switch between such schedules.
+  bool sameLayout(const Schedule &o) const;
   /// FNV-1a over every field; equal schedules give equal hashes everywhere.
   uint64_t hash() const;
 };
