@@ -1,4 +1,5 @@
 //===- CollectiveChoice.cpp - measure the link, pick (a) or (b) -----------===//
+#include "qoda/comm/Aggregator.h"
 #include "qoda/comm/CompressedAggregator.h"
 #include "qoda/comm/CostModel.h"
 
@@ -128,6 +129,54 @@ CollectiveChoice chooseCollective(Communicator &c, double messageBytes,
                      ? "scatter-reduce"
                      : "allgather";
   return r;
+}
+
+Calibration calibrateCollectives(Communicator &c, Aggregator &a,
+                                 Aggregator &b, const float *v, int pairs) {
+  if (a.dim() != b.dim())
+    throw std::invalid_argument("calibrateCollectives: the two aggregators "
+                                "reduce vectors of different lengths");
+  std::vector<float> mean(a.dim());
+  AggregateStats st;
+  auto timed = [&](Aggregator &g) {
+    c.barrier();
+    auto t0 = std::chrono::steady_clock::now();
+    g.mean(v, mean.data(), st);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+        .count();
+  };
+  timed(a); // warm-up: first-call allocations and connection set-up
+  timed(b);
+  std::vector<double> t(2 * static_cast<std::size_t>(std::max(pairs, 1)));
+  for (std::size_t i = 0; i < t.size(); i += 2) {
+    t[i] = timed(a);
+    t[i + 1] = timed(b);
+  }
+  // A collective ends at about the same moment on every rank; rank 0's
+  // times decide for all, so no rank can pick differently (and hang).
+  c.broadcast(t.data(), t.size() * sizeof(double), 0);
+  std::vector<double> ta, tb, ratio;
+  for (std::size_t i = 0; i < t.size(); i += 2) {
+    ta.push_back(t[i]);
+    tb.push_back(t[i + 1]);
+    ratio.push_back(t[i] / std::max(t[i + 1], 1e-12));
+  }
+  Calibration cal;
+  cal.allgather = median(ta);
+  cal.scatterReduce = median(tb);
+  cal.ratio = median(ratio);
+  cal.pairs = static_cast<int>(ta.size());
+  return cal;
+}
+
+void applyCalibration(CollectiveChoice &choice, const Calibration &c,
+                      double tie) {
+  choice.modelCollective = choice.collective;
+  choice.calibrated = true;
+  choice.calibration = c;
+  bool near = c.ratio > 1 / tie && c.ratio < tie;
+  if (!(choice.measured && near))
+    choice.collective = c.ratio > 1 ? "scatter-reduce" : "allgather";
 }
 
 } // namespace qoda::comm

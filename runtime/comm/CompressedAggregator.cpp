@@ -1,5 +1,6 @@
 //===- CompressedAggregator.cpp - compressed collective (a) ---------------===//
 #include "qoda/comm/CompressedAggregator.h"
+#include "qoda/comm/RawReducer.h"
 #include "qoda/comm/Serialize.h"
 
 #include <algorithm>
@@ -22,20 +23,30 @@ void Fp16Codec::decodeAccumulate(const std::uint8_t *msg, float *acc) const {
   }
 }
 
+LayoutSizes checkLayout(const std::vector<LayoutSegment> &layout) {
+  LayoutSizes out;
+  for (const LayoutSegment &s : layout) {
+    if (s.segment.offset != out.dim)
+      throw std::invalid_argument("layout segment '" + s.segment.name +
+                                  "' does not start where the previous ends");
+    if (s.compressed && s.half)
+      throw std::invalid_argument("layout segment '" + s.segment.name +
+                                  "' is both compressed and fp16");
+    out.dim += s.segment.size;
+    out.compressed += s.compressed ? s.segment.size : 0;
+    out.segments.push_back(s.segment);
+  }
+  return out;
+}
+
 CompressedAggregator::CompressedAggregator(Communicator &comm,
                                            std::vector<LayoutSegment> layout,
                                            std::unique_ptr<MessageCodec> codec)
     : Aggregator(comm), layout_(std::move(layout)), codec_(std::move(codec)) {
-  std::vector<Segment> names;
-  for (const LayoutSegment &s : layout_) {
-    if (s.segment.offset != dim_)
-      throw std::invalid_argument("layout segment '" + s.segment.name +
-                                  "' does not start where the previous ends");
-    dim_ += s.segment.size;
-    (s.compressed ? compDim_ : rawDim_) += s.segment.size;
-    names.push_back(s.segment);
-  }
-  setLayout(names);
+  LayoutSizes sizes = checkLayout(layout_);
+  dim_ = sizes.dim;
+  compDim_ = sizes.compressed;
+  setLayout(sizes.segments);
   if (codec_->dim() != compDim_)
     throw std::invalid_argument(
         "codec '" + codec_->name() + "' encodes " +
@@ -46,22 +57,26 @@ CompressedAggregator::CompressedAggregator(Communicator &comm,
   own_.resize(compDim_);
   prevOwn_.assign(compDim_, 0.0f);
   acc_.resize(compDim_);
-  raw_.resize(rawDim_);
-  prevRaw_.assign(rawDim_, 0.0f);
+  raw_ = std::make_unique<RawReducer>(layout_, comm.size());
   msg_.resize(msgBytes_);
   all_.resize(msgBytes_ * static_cast<std::size_t>(comm.size()));
 }
 
+CompressedAggregator::~CompressedAggregator() = default;
+
 void CompressedAggregator::mean(const float *v, float *mean,
                                 AggregateStats &stats) {
   std::string bad = findNonFinite(v, dim_);
-  std::size_t c = 0, r = 0;
-  for (const LayoutSegment &s : layout_) {
-    const float *src = v + s.segment.offset;
-    float *dst = s.compressed ? &comp_[c] : &raw_[r];
-    std::copy(src, src + s.segment.size, dst);
-    (s.compressed ? c : r) += s.segment.size;
-  }
+  std::size_t c = 0;
+  for (const LayoutSegment &s : layout_)
+    if (s.compressed) {
+      const float *src = v + s.segment.offset;
+      std::copy(src, src + s.segment.size, &comp_[c]);
+      c += s.segment.size;
+    }
+  // Uncompressed coordinates: their norms ride in this worker's header.
+  double sq = 0, diff = 0;
+  raw_->load(v, !bad.empty(), sq, diff);
   float header[4] = {0, 0, 0, 0};
   // Every rank takes part in a refit (it is a collective); a vector with a
   // NaN/Inf adds nothing to the histograms.
@@ -71,7 +86,6 @@ void CompressedAggregator::mean(const float *v, float *mean,
     // This worker's Vhat_k, exactly as every receiver will decode it.
     std::fill(own_.begin(), own_.end(), 0.0f);
     codec_->decodeAccumulate(msg_.data() + kHeaderBytes, own_.data());
-    double sq = 0, diff = 0;
     for (std::size_t i = 0; i < compDim_; ++i) {
       sq += double(own_[i]) * own_[i];
       double d = double(own_[i]) - prevOwn_[i];
@@ -81,27 +95,12 @@ void CompressedAggregator::mean(const float *v, float *mean,
     header[1] = static_cast<float>(diff);
   } else {
     std::fill(msg_.begin(), msg_.end(), 0);
-    std::fill(raw_.begin(), raw_.end(), 0.0f);
     header[2] = 1;
   }
   std::memcpy(msg_.data(), header, kHeaderBytes);
   comm_.allgather(msg_.data(), msgBytes_, all_.data());
 
-  // Uncompressed segments: fp32 all-reduce (the two norms of these
-  // coordinates ride along as two extra floats).
-  double rawSq = 0, rawDiff = 0;
-  std::vector<float> rawBuf;
-  if (rawDim_) {
-    rawBuf.assign(raw_.begin(), raw_.end());
-    for (std::size_t i = 0; i < rawDim_; ++i) {
-      rawSq += double(raw_[i]) * raw_[i];
-      double d = double(raw_[i]) - prevRaw_[i];
-      rawDiff += d * d;
-    }
-    rawBuf.push_back(static_cast<float>(rawSq));
-    rawBuf.push_back(static_cast<float>(rawDiff));
-    comm_.allreduceSum(rawBuf.data(), rawBuf.size());
-  }
+  raw_->reduce(comm_);
   double count = 0, rankSum = 0, sumSq = 0, sumDiff = 0;
   const int K = comm_.size();
   for (int k = 0; k < K; ++k) {
@@ -123,28 +122,25 @@ void CompressedAggregator::mean(const float *v, float *mean,
                              acc_.data());
   float inv = 1.0f / static_cast<float>(K);
   c = 0;
-  r = 0;
-  for (const LayoutSegment &s : layout_) {
-    float *dst = mean + s.segment.offset;
-    if (s.compressed)
+  for (const LayoutSegment &s : layout_)
+    if (s.compressed) {
+      float *dst = mean + s.segment.offset;
       for (std::size_t i = 0; i < s.segment.size; ++i)
         dst[i] = acc_[c++] * inv;
-    else
-      for (std::size_t i = 0; i < s.segment.size; ++i)
-        dst[i] = rawBuf[r++] * inv;
-  }
+    }
+  raw_->store(mean);
   std::swap(prevOwn_, own_);
-  prevRaw_ = raw_;
+  raw_->commit();
   havePrev_ = true;
-  stats.sumSq = sumSq + (rawDim_ ? rawBuf[rawDim_] : 0.0);
-  stats.sumSqDiff = sumDiff + (rawDim_ ? rawBuf[rawDim_ + 1] : 0.0);
+  stats.sumSq = sumSq;
+  stats.sumSqDiff = sumDiff;
 }
 
 void CompressedAggregator::save(std::ostream &os) const {
   writeString(os, "compressed:" + codec_->name());
   writePod(os, havePrev_);
   writeVec(os, prevOwn_);
-  writeVec(os, prevRaw_);
+  writeVec(os, raw_->previous());
   codec_->save(os);
   saveRefit(os);
 }
@@ -154,7 +150,7 @@ void CompressedAggregator::load(std::istream &is) {
     throw std::runtime_error("checkpoint was written with another compressor");
   havePrev_ = readPod<bool>(is);
   readVec(is, prevOwn_);
-  readVec(is, prevRaw_);
+  readVec(is, raw_->previous());
   codec_->load(is);
   loadRefit(is);
 }

@@ -116,6 +116,15 @@ void NcclCommunicator::allreduceSum(float *data, std::size_t count) {
       2 * (size_ - 1) * count * sizeof(float) / static_cast<std::size_t>(size_);
 }
 
+void NcclCommunicator::allreduceSumHalf(std::uint16_t *data,
+                                        std::size_t count) {
+  ncclAllReduce(data, data, count, ncclHalf, ncclSum, impl_->comm,
+                impl_->stream);
+  finish("allreduce-fp16");
+  stats_.bytesSent += 2 * (size_ - 1) * count * sizeof(std::uint16_t) /
+                      static_cast<std::size_t>(size_);
+}
+
 void NcclCommunicator::allgather(const void *in, std::size_t bytes, void *out) {
   ncclAllGather(in, out, bytes, ncclUint8, impl_->comm, impl_->stream);
   finish("allgather");

@@ -151,22 +151,45 @@ void ScheduleCodec::load(std::istream &is) {
   step_ = readPod<std::uint64_t>(is);
 }
 
+namespace {
+bool allreduced(quant::TypeKind k, RawRouting r) {
+  return (k == quant::TypeKind::Fp32 && r.fp32) ||
+         (k == quant::TypeKind::Fp16 && r.fp16);
+}
+} // namespace
+
+RawRouting routeUncompressed(const quant::Schedule &full, std::uint64_t n,
+                             std::uint64_t minBytes) {
+  std::uint64_t b32 = 0, b16 = 0;
+  for (const quant::Segment &s : full.segmentsFor(n)) {
+    quant::TypeKind k = full.types.at(s.type).kind;
+    b32 += k == quant::TypeKind::Fp32 ? 4 * s.length : 0;
+    b16 += k == quant::TypeKind::Fp16 ? 2 * s.length : 0;
+  }
+  return {b32 > 0 && b32 >= minBytes, b16 > 0 && b16 >= minBytes};
+}
+
 std::vector<LayoutSegment> compressedLayout(const quant::Schedule &full,
-                                            std::uint64_t n) {
+                                            std::uint64_t n,
+                                            RawRouting route) {
   std::vector<LayoutSegment> out;
-  for (const quant::Segment &s : full.segmentsFor(n))
+  for (const quant::Segment &s : full.segmentsFor(n)) {
+    quant::TypeKind k = full.types.at(s.type).kind;
+    bool raw = allreduced(k, route);
     out.push_back({{"segment@" + std::to_string(s.offset), s.offset, s.length},
-                   full.types.at(s.type).kind != quant::TypeKind::Fp32});
+                   !raw,
+                   raw && k == quant::TypeKind::Fp16});
+  }
   return out;
 }
 
 quant::Schedule compressedSchedule(const quant::Schedule &full,
-                                   std::uint64_t n) {
+                                   std::uint64_t n, RawRouting route) {
   quant::Schedule out;
   out.types = full.types;
   std::uint64_t pos = 0;
   for (const quant::Segment &s : full.segmentsFor(n)) {
-    if (full.types.at(s.type).kind == quant::TypeKind::Fp32)
+    if (allreduced(full.types.at(s.type).kind, route))
       continue;
     out.segments.push_back({pos, s.length, s.type});
     pos += s.length;

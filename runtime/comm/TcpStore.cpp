@@ -10,6 +10,7 @@
 #include "qoda/comm/TcpStore.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <sstream>
@@ -114,11 +116,58 @@ std::int64_t decodeI64(const std::vector<char> &v) {
   return x;
 }
 
-} // namespace
-
 // ---- server ----------------------------------------------------------------
 
+/// The listening socket qoda-run bound for this store (QODA_STORE_FD, rank 0
+/// only), or -1. qoda-run keeps the port's socket open from the moment it
+/// picks the port, so no other process can take the port before the store
+/// listens.
+int adoptInheritedListener(const std::string &addr, int port) {
+  const char *v = std::getenv("QODA_STORE_FD");
+  if (!v || !*v)
+    return -1;
+  std::string text = v;
+  char *end = nullptr;
+  long fd = std::strtol(v, &end, 10);
+  if (*end != '\0' || fd < 3 || fd > 1 << 20)
+    throw std::runtime_error(
+        "rendezvous store: QODA_STORE_FD='" + text +
+        "' is not a file descriptor number >= 3 (qoda-run sets it for rank "
+        "0 only; unset it when starting workers another way)");
+  // No listening socket for addr:port behind it: the variable was meant
+  // for another store (e.g. QODA_MASTER_PORT moved this one), or a process
+  // in between closed the descriptor (Python's subprocess does by
+  // default). Bind as without qoda-run then.
+  int listening = 0;
+  socklen_t optLen = sizeof listening;
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_ACCEPTCONN, &listening,
+                 &optLen) != 0 ||
+      !listening ||
+      getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr *>(&a),
+                  &len) != 0 ||
+      a.sin_family != AF_INET)
+    return -1;
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &a.sin_addr, buf, sizeof buf);
+  if (addr != buf || ntohs(a.sin_port) != port)
+    return -1;
+  // Adopted once: a second store in this process binds on its own.
+  unsetenv("QODA_STORE_FD");
+  fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  return static_cast<int>(fd);
+}
+
+} // namespace
+
 TcpStoreServer::TcpStoreServer(const std::string &addr, int port) {
+  listenFd_ = adoptInheritedListener(addr, port);
+  if (listenFd_ >= 0) {
+    port_ = port;
+    acceptThread_ = std::thread([this] { acceptLoop(); });
+    return;
+  }
   listenFd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listenFd_ < 0)
     throw std::runtime_error(std::string("socket: ") + std::strerror(errno));

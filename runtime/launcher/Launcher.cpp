@@ -104,7 +104,12 @@ void emitLines(Stream &s, const std::string &prefix, const char *data,
     writeAll(s.outFd, out);
 }
 
-int pickFreePort() {
+/// Binds a listening socket to a free loopback port and returns it. The
+/// socket stays open and is handed to rank 0 (QODA_STORE_FD), whose
+/// rendezvous store adopts it: closing it here and letting rank 0 bind the
+/// number again would leave a window in which another process (a
+/// concurrent job's Gloo pair binding port 0) can take the port.
+int listenOnFreePort(int &port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
@@ -114,14 +119,15 @@ int pickFreePort() {
   a.sin_port = 0;
   socklen_t len = sizeof a;
   if (bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 ||
+      listen(fd, 512) != 0 ||
       getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0) {
     int e = errno;
     close(fd);
     throw std::runtime_error(std::string("cannot find a free port: ") +
                              std::strerror(e));
   }
-  close(fd);
-  return ntohs(a.sin_port);
+  port = ntohs(a.sin_port);
+  return fd;
 }
 
 class SignalGuard {
@@ -149,7 +155,7 @@ private:
 
 pid_t startWorker(const Options &opts, int rank, const std::string &masterAddr,
                   int port, const std::string &localAddr,
-                  const std::string &nsPath, Worker &w) {
+                  const std::string &nsPath, int storeFd, Worker &w) {
   int outPipe[2], errPipe[2];
   if (pipe2(outPipe, O_CLOEXEC) != 0 || pipe2(errPipe, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -184,6 +190,13 @@ pid_t startWorker(const Options &opts, int rank, const std::string &masterAddr,
         dprintf(2, "qoda-run: %s\n", e.c_str());
         _exit(127);
       }
+    }
+    if (storeFd >= 0) {
+      // Only this worker inherits the store's listening socket.
+      fcntl(storeFd, F_SETFD, 0);
+      setenv("QODA_STORE_FD", std::to_string(storeFd).c_str(), 1);
+    } else {
+      unsetenv("QODA_STORE_FD");
     }
     setenv("MASTER_ADDR", masterAddr.c_str(), 1);
     setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
@@ -221,6 +234,7 @@ int runJob(const Options &opts) {
   std::unique_ptr<NetShaper> shaper;
   std::string masterAddr = "127.0.0.1";
   int port = opts.port;
+  int storeFd = -1; // listening socket for rank 0's store (picked port)
   if (opts.bandwidthBitsPerSec) {
     shaper = std::make_unique<NetShaper>(opts.numWorkers,
                                          opts.bandwidthBitsPerSec, getpid());
@@ -236,7 +250,12 @@ int runJob(const Options &opts) {
     if (!port)
       port = 29500; // rank 0's namespace is fresh, so any port is free
   } else if (!port) {
-    port = pickFreePort();
+    try {
+      storeFd = listenOnFreePort(port);
+    } catch (const std::exception &e) {
+      say(e.what());
+      return 1;
+    }
   }
 
   std::vector<Worker> workers(static_cast<std::size_t>(opts.numWorkers));
@@ -271,6 +290,8 @@ int runJob(const Options &opts) {
   for (ssize_t i = 0; i < np; ++i)
     if (pending[i] == SIGINT || pending[i] == SIGTERM || pending[i] == SIGHUP) {
       say("interrupted before the workers started");
+      if (storeFd >= 0)
+        close(storeFd);
       return 128 + pending[i];
     }
 
@@ -279,11 +300,15 @@ int runJob(const Options &opts) {
       startWorker(opts, r, masterAddr, port,
                   shaper ? shaper->address(r) : std::string("127.0.0.1"),
                   shaper ? shaper->namespacePath(r) : std::string(),
-                  workers[static_cast<std::size_t>(r)]);
+                  r == 0 ? storeFd : -1, workers[static_cast<std::size_t>(r)]);
   } catch (const std::exception &e) {
     say(std::string("cannot start workers: ") + e.what());
     beginStop(SIGKILL);
   }
+  // Rank 0 holds it now; keeping it here would let connections queue on a
+  // socket nobody accepts from if rank 0 dies.
+  if (storeFd >= 0)
+    close(storeFd);
 
   auto anyRunning = [&] {
     for (const Worker &w : workers)

@@ -76,12 +76,16 @@ namespace {
 
 /// Collective (a), (b) or pipelined over codecs from `make`; `layout` and
 /// `codecA` are what (a) uses.
+/// `makeComp` builds (b)'s chunk codecs over the layout's compressed
+/// coordinates; `make` the pipelined pieces over the whole vector.
 std::unique_ptr<comm::Aggregator>
 build(const std::string &collective, comm::Communicator &comm, std::size_t dim,
-      const comm::CodecFactory &make, std::vector<comm::LayoutSegment> layout,
+      const comm::CodecFactory &make, const comm::CodecFactory &makeComp,
+      std::vector<comm::LayoutSegment> layout,
       std::unique_ptr<comm::MessageCodec> codecA) {
   if (collective == "scatter-reduce")
-    return std::make_unique<comm::ScatterReduceAggregator>(comm, dim, make);
+    return std::make_unique<comm::ScatterReduceAggregator>(
+        comm, std::move(layout), makeComp);
   if (collective == "pipelined")
     return std::make_unique<comm::PipelinedAggregator>(
         comm, dim, std::min<std::size_t>(4, dim), make);
@@ -114,7 +118,7 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
   std::vector<comm::LayoutSegment> layout;
   for (const problems::Block &b : problem.blocks())
     layout.push_back({{b.name, b.offset, b.size}, true});
-  comm::CodecFactory make;
+  comm::CodecFactory make, makeComp;
   std::unique_ptr<comm::MessageCodec> codecA;
   if (refitsLevels(o.compressor)) {
     // global-mqv: the layer-wise machinery with ONE type over the whole
@@ -138,13 +142,18 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     make = [s, seed, rank](std::size_t off, std::size_t n) {
       return std::make_unique<comm::ScheduleCodec>(s, off, n, seed, rank);
     };
-    // (a): fp32 types through the fp32 all-reduce, the rest in the message.
-    layout = comm::compressedLayout(s, dim);
-    quant::Schedule cs = comm::compressedSchedule(s, dim);
+    // (a) and (b): fp32/fp16 types through their all-reduce (unless below
+    // the size threshold), the rest in the messages.
+    comm::RawRouting route = comm::routeUncompressed(s, dim, o.rawAllreduceMin);
+    layout = comm::compressedLayout(s, dim, route);
+    quant::Schedule cs = comm::compressedSchedule(s, dim, route);
     std::size_t comp = 0;
     for (const comm::LayoutSegment &l : layout)
       comp += l.compressed ? l.segment.size : 0;
     codecA = std::make_unique<comm::ScheduleCodec>(cs, 0, comp, seed, rank);
+    makeComp = [cs, seed, rank](std::size_t off, std::size_t n) {
+      return std::make_unique<comm::ScheduleCodec>(cs, off, n, seed, rank);
+    };
   } else if (o.compressor == "fp16") {
     make = [](std::size_t, std::size_t n) {
       return std::make_unique<comm::Fp16Codec>(n);
@@ -182,6 +191,8 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     codecA = make(0, dim);
   }
 
+  if (!makeComp)
+    makeComp = make; // every coordinate is compressed
   std::string collective = o.collective;
   if (collective == "auto") {
     double msg = static_cast<double>(codecA->messageBytes() +
@@ -190,12 +201,27 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     comm::CodecCost cost = comm::measureCodecCost(comm, *probe);
     comm::CollectiveChoice c =
         comm::chooseCollective(comm, msg, static_cast<double>(dim), cost);
+    if (o.calibratePairs > 0 && comm.size() > 1) {
+      // Scratch (a) and (b) with this run's codecs and layout, on the
+      // operator at the starting point: the real messages, sizes and
+      // collectives, timed alternately; the measurement decides.
+      std::size_t comp = codecA->dim();
+      auto a = build("allgather", comm, dim, make, makeComp, layout,
+                     makeComp(0, comp));
+      auto b = build("scatter-reduce", comm, dim, make, makeComp, layout,
+                     nullptr);
+      std::vector<float> v(dim);
+      problem.apply(problem.start().data(), v.data());
+      comm::applyCalibration(
+          c, comm::calibrateCollectives(comm, *a, *b, v.data(),
+                                        o.calibratePairs));
+    }
     collective = c.collective;
     if (choice)
       *choice = c;
   }
-  auto agg =
-      build(collective, comm, dim, make, std::move(layout), std::move(codecA));
+  auto agg = build(collective, comm, dim, make, makeComp, std::move(layout),
+                   std::move(codecA));
   if (o.refit)
     agg->enableRefit(o.plan, o.refitBins);
   return agg;

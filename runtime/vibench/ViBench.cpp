@@ -68,6 +68,11 @@ struct Args {
   bool refitGiven = false;
   std::size_t refitBins = 0;      ///< 0: the aggregator's default
   std::vector<unsigned> typeBits; ///< --type-bits (layerwise, per block)
+  /// --raw-allreduce-min: fp32/fp16 types below this many bytes per worker
+  /// stay in the message (comm::routeUncompressed); -1: not given.
+  long long rawAllreduceMin = -1;
+  int calibratePairs = 5; ///< --calibrate-pairs (collective auto)
+  bool calibrateGiven = false;
   bool json = false;
   int points = 20; ///< log-spaced report points
   std::string onNonFinite = "stop";
@@ -207,6 +212,21 @@ Args parse(const std::vector<std::string> &a) {
       }
       if (r.typeBits.empty() || v.back() == ',')
         throw std::invalid_argument("--type-bits expects a list of integers");
+    } else if (f == "--raw-allreduce-min") {
+      double b = number(f, v);
+      if (b < 0 || b > 1e15 || b != std::floor(b))
+        throw std::invalid_argument(
+            "--raw-allreduce-min expects a number of bytes >= 0, got '" + v +
+            "'");
+      r.rawAllreduceMin = static_cast<long long>(b);
+    } else if (f == "--calibrate-pairs") {
+      double p = number(f, v);
+      if (p < 0 || p > 1000 || p != std::floor(p))
+        throw std::invalid_argument(
+            "--calibrate-pairs expects an integer in [0, 1000], got '" + v +
+            "'");
+      r.calibratePairs = static_cast<int>(p);
+      r.calibrateGiven = true;
     } else if (f == "--refit-bins") {
       double b = number(f, v);
       if (b < 2 || b > (1 << 20) || b != std::floor(b))
@@ -281,6 +301,13 @@ Args parse(const std::vector<std::string> &a) {
   if (!r.schedule.empty() && !layerwise)
     throw std::invalid_argument("--schedule is used by --compressor "
                                 "layerwise; add it to --compressor");
+  if (r.calibrateGiven && r.collective != "auto")
+    throw std::invalid_argument("--calibrate-pairs applies to --collective "
+                                "auto");
+  if (r.rawAllreduceMin >= 0 && !layerwise)
+    throw std::invalid_argument("--raw-allreduce-min routes the fp32/fp16 "
+                                "types of --compressor layerwise; add it to "
+                                "--compressor");
   if (r.refitGiven && !refits)
     throw std::invalid_argument("--refit is used by --compressor layerwise "
                                 "and global-mqv; add one to --compressor");
@@ -318,6 +345,7 @@ void runOne(const Run &r) {
   ao.bucket = a.bucket;
   ao.norm = a.norm;
   ao.seed = a.seed;
+  ao.calibratePairs = a.calibratePairs;
   quant::Schedule sched;
   if (refitsLevels(r.compressor)) {
     if (r.file && r.compressor == "layerwise") {
@@ -329,10 +357,14 @@ void runOne(const Run &r) {
     ao.refitBins = a.refitBins;
     if (r.compressor == "layerwise")
       ao.typeBits = a.typeBits;
+    if (a.rawAllreduceMin >= 0)
+      ao.rawAllreduceMin = static_cast<std::uint64_t>(a.rawAllreduceMin);
   }
   bool lead = comm.rank() == 0;
   comm::CollectiveChoice choice;
   auto agg = makeAggregator(ao, comm, problem, &choice);
+  // Bytes count the run's traffic only, not collective auto's measurements.
+  comm.resetStats();
   if (lead && a.collective == "auto") {
     std::ostringstream l;
     if (a.json)
@@ -343,8 +375,16 @@ void runOne(const Run &r) {
         << ",\"encode_ns_per_coord\":" << choice.codec.encode * 1e9
         << ",\"decode_ns_per_coord\":" << choice.codec.decode * 1e9
         << ",\"model_allgather_s\":" << choice.predictedAllgather
-        << ",\"model_scatter_reduce_s\":" << choice.predictedScatterReduce
-        << "}";
+        << ",\"model_scatter_reduce_s\":" << choice.predictedScatterReduce;
+    if (a.json && choice.calibrated)
+      l << ",\"model_choice\":\"" << choice.modelCollective
+        << "\",\"calibration_pairs\":" << choice.calibration.pairs
+        << ",\"measured_allgather_s\":" << choice.calibration.allgather
+        << ",\"measured_scatter_reduce_s\":"
+        << choice.calibration.scatterReduce
+        << ",\"measured_ratio_a_over_b\":" << choice.calibration.ratio;
+    if (a.json)
+      l << "}";
     else
       l << "collective auto: " << choice.collective
         << (choice.measured ? "" : " (no model: " + choice.note + ")")
@@ -354,6 +394,12 @@ void runOne(const Run &r) {
         << " ns/coord encode/decode) predicts (a) "
         << choice.predictedAllgather * 1e3 << " ms, (b) "
         << choice.predictedScatterReduce * 1e3 << " ms per call";
+    if (!a.json && choice.calibrated)
+      l << " (model's pick " << choice.modelCollective << "); measured over "
+        << choice.calibration.pairs << " alternated pairs: (a) "
+        << choice.calibration.allgather * 1e3 << " ms, (b) "
+        << choice.calibration.scatterReduce * 1e3
+        << " ms per call, median ratio (a)/(b) " << choice.calibration.ratio;
     std::cout << l.str() << std::endl;
   }
   std::string collective =
@@ -553,6 +599,7 @@ std::string viUsage() {
          "[--collective allgather|pipelined|scatter-reduce|auto] "
          "[--bucket N] [--norm l2|linf] [--schedule FILE] [--refit PLAN|none] "
          "[--refit-bins N] [--type-bits B1,B2,...] "
+         "[--raw-allreduce-min BYTES] [--calibrate-pairs N] "
          "[--steps N] "
          "[--dim D] [--lr LR] [--lr-gamma LR] [--q Q] "
          "[--noise-abs S] [--noise-rel S] [--seed N] [--points P] "

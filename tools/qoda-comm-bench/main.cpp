@@ -11,7 +11,10 @@
 // bytes, also for the compressed collectives), busbw = algbw * 2(K-1)/K.
 // Beside every row: the alpha-beta model's prediction (transport only for
 // the raw rows; transport + measured codec cost for the compressed ones),
-// and per compressor the collective the model picks automatically.
+// and per compressor the collective the model picks, the collective the
+// calibration picks (calibrateCollectives: (a) and (b) timed alternately,
+// before the rows are timed; what `qoda-bench vi --collective auto` uses)
+// and the one the rows measured fastest.
 //
 //===----------------------------------------------------------------------===//
 #include "qoda/comm/CompressedAggregator.h"
@@ -28,6 +31,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,10 +44,17 @@ namespace {
 const char kUsage[] =
     "usage: qoda-comm-bench [--size FLOATS] [--iters N] [--bits B]\n"
     "                       [--compressor LIST] [--schedule FILE]\n"
-    "                       [--pipelined PIECES] [--json]\n"
+    "                       [--pipelined PIECES] [--calibrate-pairs N] "
+    "[--json]\n"
+    "                       [--raw-allreduce-min BYTES]\n"
     "  LIST: comma-separated fp16, qsgd, nuqsgd, layerwise (default "
     "qsgd,layerwise)\n"
     "  --pipelined P: also time collective (a) cut into P overlapped pieces\n"
+    "  --calibrate-pairs N: alternated (a)/(b) pairs of the calibration "
+    "(default 5)\n"
+    "  --raw-allreduce-min BYTES: layerwise: fp32/fp16 types of at least "
+    "this\n    many bytes per worker go through Gloo's all-reduce (default "
+    "0: all)\n"
     "  run under qoda-run -n K";
 
 double number(const std::string &flag, const char *v) {
@@ -99,6 +110,8 @@ int main(int argc, char **argv) {
   std::vector<std::string> compressors = {"qsgd", "layerwise"};
   std::string schedulePath;
   std::size_t pieces = 0;
+  int pairs = 5;
+  double rawMin = 0;
   try {
     for (int i = 1; i < argc; ++i) {
       std::string f = argv[i];
@@ -136,6 +149,20 @@ int main(int argc, char **argv) {
         if (p < 2 || p != std::floor(p))
           throw std::invalid_argument("--pipelined expects an integer >= 2");
         pieces = static_cast<std::size_t>(p);
+      } else if (f == "--calibrate-pairs") {
+        double p = number(f, argv[++i]);
+        if (p > 1000 || p != std::floor(p))
+          throw std::invalid_argument(
+              "--calibrate-pairs expects an integer in [1, 1000]");
+        pairs = static_cast<int>(p);
+      } else if (f == "--raw-allreduce-min") {
+        const char *v = argv[++i];
+        char *end = nullptr;
+        rawMin = std::strtod(v, &end);
+        if (!*v || *end || !(rawMin >= 0) || rawMin > 1e15)
+          throw std::invalid_argument(
+              std::string("--raw-allreduce-min expects bytes >= 0, got '") +
+              v + "'");
       } else if (f == "--schedule")
         schedulePath = argv[++i];
       else
@@ -245,16 +272,45 @@ int main(int argc, char **argv) {
         };
       auto probe = make(0, n);
       CodecCost cost = measureCodecCost(c, *probe);
-      // Collective (a) over the whole vector (every coordinate compressed).
-      CompressedAggregator a(c, {{{"x", 0, n}, true}}, make(0, n));
+      // Collectives (a) and (b) over the whole vector; with a schedule, its
+      // fp32/fp16 types go through their all-reduces from --raw-allreduce-min
+      // bytes on (routeUncompressed), the rest is compressed.
+      std::vector<LayoutSegment> layout = {{{"x", 0, n}, true}};
+      CodecFactory makeComp = make;
+      if (name == "layerwise") {
+        RawRouting route =
+            routeUncompressed(sched, n, static_cast<std::uint64_t>(rawMin));
+        layout = compressedLayout(sched, n, route);
+        auto cs = std::make_shared<quant::Schedule>(
+            compressedSchedule(sched, n, route));
+        makeComp = [cs, rank](std::size_t off, std::size_t d) {
+          return std::make_unique<ScheduleCodec>(*cs, off, d, 1, rank);
+        };
+      }
+      std::size_t comp = 0, n32 = 0, n16 = 0;
+      for (const LayoutSegment &l : layout) {
+        comp += l.compressed ? l.segment.size : 0;
+        n32 += !l.compressed && !l.half ? l.segment.size : 0;
+        n16 += l.half ? l.segment.size : 0;
+      }
+      // The model's time of those all-reduces, added to (a) and (b).
+      double rawPredicted =
+          (n32 ? predictAllreduce(model, K, 4.0 * n32) : 0) +
+          (n16 ? predictAllreduce(model, K, 2.0 * n16) : 0);
+      CompressedAggregator a(c, layout, makeComp(0, comp));
       double msgA = static_cast<double>(a.messageBytes());
       double bitsA = 8.0 * msgA / n;
       std::vector<float> mean(n);
       AggregateStats st;
+      ScatterReduceAggregator b(c, layout, makeComp);
+      // The calibration's pick, measured before the rows (as a run would).
+      Calibration cal = calibrateCollectives(c, a, b, v.data(), pairs);
       c.resetStats();
       double ta =
           timeIt(c, warmup, iters, [&] { a.mean(v.data(), mean.data(), st); });
-      double pa = predictCompressedAllgather(model, cost, K, double(n), msgA);
+      double pa =
+          predictCompressedAllgather(model, cost, K, double(comp), msgA) +
+          rawPredicted;
       report("compressed-a-" + name, bitsA, ta,
              c.stats().bytesSent / (warmup + iters), pa);
       if (pieces) {
@@ -266,27 +322,48 @@ int main(int argc, char **argv) {
         report("compressed-a-pipe" + std::to_string(pieces) + "-" + name, bitsA,
                tp, c.stats().bytesSent / (warmup + iters), pa);
       }
-      ScatterReduceAggregator b(c, n, make);
       c.resetStats();
       double tb =
           timeIt(c, warmup, iters, [&] { b.mean(v.data(), mean.data(), st); });
       double pb =
-          predictCompressedScatterReduce(model, cost, K, double(n), msgA);
+          predictCompressedScatterReduce(model, cost, K, double(comp), msgA) +
+          rawPredicted;
       report("compressed-b-" + name, bitsA, tb,
              c.stats().bytesSent / (warmup + iters), pb);
-      if (c.rank() == 0 && haveModel) {
-        std::string pick = pb < pa ? "scatter-reduce" : "allgather";
+      if (c.rank() == 0) {
+        std::string pick = !haveModel ? "none"
+                           : pb < pa  ? "scatter-reduce"
+                                      : "allgather";
+        CollectiveChoice choice;
+        choice.measured = haveModel;
+        choice.collective = haveModel ? pick : "allgather";
+        applyCalibration(choice, cal);
+        std::string calPick = choice.collective;
         std::string fastest = tb < ta ? "scatter-reduce" : "allgather";
-        char line[512];
-        std::snprintf(
-            line, sizeof line,
-            json ? "{\"compressor\":\"%s\",\"encode_ns_per_coord\":%.4g,"
-                   "\"decode_ns_per_coord\":%.4g,\"model_choice\":\"%s\","
-                   "\"measured_fastest\":\"%s\"}"
-                 : "%s: codec encode %.4g ns/coord, decode %.4g ns/coord; "
-                   "model picks %s, measured fastest %s",
-            name.c_str(), cost.encode * 1e9, cost.decode * 1e9, pick.c_str(),
-            fastest.c_str());
+        char line[768];
+        if (json)
+          std::snprintf(
+              line, sizeof line,
+              "{\"compressor\":\"%s\",\"encode_ns_per_coord\":%.4g,"
+              "\"decode_ns_per_coord\":%.4g,\"model_choice\":\"%s\","
+              "\"calibrated_choice\":\"%s\",\"calibration_pairs\":%d,"
+              "\"calibration_a_s\":%.6g,\"calibration_b_s\":%.6g,"
+              "\"calibration_ratio_a_over_b\":%.4g,"
+              "\"measured_fastest\":\"%s\",\"measured_ratio_a_over_b\":%.4g}",
+              name.c_str(), cost.encode * 1e9, cost.decode * 1e9,
+              pick.c_str(), calPick.c_str(), cal.pairs, cal.allgather,
+              cal.scatterReduce, cal.ratio, fastest.c_str(), ta / tb);
+        else
+          std::snprintf(
+              line, sizeof line,
+              "%s: codec encode %.4g ns/coord, decode %.4g ns/coord; "
+              "model picks %s; calibration picks %s ((a) %.3f ms, (b) "
+              "%.3f ms, median ratio %.3f over %d pairs); measured "
+              "fastest %s (ratio (a)/(b) %.3f)",
+              name.c_str(), cost.encode * 1e9, cost.decode * 1e9,
+              pick.c_str(), calPick.c_str(), cal.allgather * 1e3,
+              cal.scatterReduce * 1e3, cal.ratio, cal.pairs, fastest.c_str(),
+              ta / tb);
         std::cout << line << std::endl;
       }
     }

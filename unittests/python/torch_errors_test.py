@@ -105,6 +105,24 @@ expect(ValueError, ["on_nonfinite"],
 expect(ValueError, ["scatter-reduce' compresses every coordinate"],
        lambda: qoda.torch.QODA(net, lr=0.1, compressor="qsgd",
                                collective="scatter-reduce"))
+expect(ValueError, ["raw_allreduce_min routes the fp32/fp16 types of "
+                    "compressor 'layerwise' only, not 'qsgd'"],
+       lambda: qoda.torch.QODA(net, lr=0.1, compressor="qsgd",
+                               raw_allreduce_min=0))
+expect(ValueError, ["raw_allreduce_min expects a number of bytes >= 0, "
+                    "got -1"],
+       lambda: qoda.torch.QODA(net, lr=0.1, schedule=ok_path,
+                               compressor="layerwise", raw_allreduce_min=-1))
+# Compiled libraries fix their message layout: checked before the library
+# is opened, so a path that does not exist is enough.
+expect(ValueError, ["raw_allreduce_min does not apply to compiled model "
+                    "libraries"],
+       lambda: qoda.Aggregator(
+           qoda.communicator(), [(n, p.numel(), True)
+                                 for n, p in net.named_parameters()],
+           compressor="layerwise", schedules=[qoda.Schedule.load(ok_path)],
+           libraries=[os.path.join(tmp, "libqoda_none.so")],
+           raw_allreduce_min=0))
 expect(ValueError, ["unknown optimizer", "qoda"],
        lambda: qoda.torch.Optimizer(net, "rmsprop", lr=0.1))
 expect(ValueError, ["unknown keys ['lr']"],

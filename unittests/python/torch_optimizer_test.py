@@ -23,6 +23,7 @@ Checks, for every algorithm:
     fewer bits than the fp32 all-reduce;
   * a checkpoint restores the run bit for bit.
 """
+import json
 import os
 import sys
 import tempfile
@@ -202,13 +203,14 @@ for label, kw in runs.items():
               f"(fp32 all-reduce {fp32_bits:.1f})")
 
 
-def layerwise_run(steps, ckpt=None, refit="0,3/4"):
+def layerwise_run(steps, ckpt=None, refit="0,3/4", g_schedule=None, **kw):
     G, D = models()
     opt = qoda.torch.QODA(
-        [{"params": G, "name": "G", "schedule": gs},
+        [{"params": G, "name": "G", "schedule": g_schedule or gs},
          {"params": D.named_parameters(), "name": "D",
           "schedule": qoda.Schedule.load(ds)}],
-        lr=0.3, lr_gamma=0.3, compressor="layerwise", refit=refit, seed=9)
+        lr=0.3, lr_gamma=0.3, compressor="layerwise", refit=refit, seed=9,
+        **kw)
     evals = [0]
 
     def closure():
@@ -256,4 +258,35 @@ if not np.array_equal(full.x, resumed.x):
     sys.exit("resumed run differs from the uninterrupted one")
 if RANK == 0:
     print("checkpoint: resumed run equals the uninterrupted one bit for bit")
+# fp16 types (G's bias as fp16: 30 coordinates, 60 bytes per worker) go
+# through Gloo's fp16 all-reduce when raw_allreduce_min is None or at most
+# 60, and travel as casts in the message above that: exactly one collective
+# more per aggregation when routed, in (a) and (b).
+with open(gs) as f:
+    doc = json.load(f)
+for t in doc["types"]:
+    if t["kind"] == "fp32":
+        t.update(kind="fp16", bits=16)
+if [t["kind"] for t in doc["types"]].count("fp16") != 1:
+    sys.exit(f"G's schedule has no fp32 type to turn into fp16: {doc}")
+gs16 = os.path.join(tmp, "G16.json")
+with open(gs16, "w") as f:
+    json.dump(doc, f)
+for coll in ("allgather", "scatter-reduce"):
+    calls = {}
+    for label, m in (("default", None), ("60", 60), ("61", 61)):
+        opt = layerwise_run(STEPS, refit=None, g_schedule=gs16,
+                            collective=coll, raw_allreduce_min=m)[0]
+        same_on_all_ranks(opt.x, f"fp16 {coll} raw_allreduce_min={label}")
+        st = opt.stats()
+        calls[label] = (st["aggregator_calls"], st["collectives"])
+    n = calls["61"][0]
+    want = {"default": calls["61"][1] + n, "60": calls["61"][1] + n}
+    if n <= 0 or any(calls[k] != (n, want[k]) for k in want):
+        sys.exit(f"fp16 {coll}: (aggregations, collectives) {calls}: the fp16 "
+                 "all-reduce should add one collective per aggregation at "
+                 "raw_allreduce_min None and 60, none at 61")
+    if RANK == 0:
+        print(f"fp16 {coll}: all-reduced at raw_allreduce_min None/60 (one "
+              f"collective more per aggregation), in the message at 61")
 print(f"rank {RANK}: ok")

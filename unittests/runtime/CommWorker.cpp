@@ -9,8 +9,17 @@
 //   layerwise            layer-wise collective (a) (schedule codec: level
 //                        types, fp16 and fp32 types) against the reference
 //   layerwise-sr         the same through collective (b)
+//   layerwise-allreduce  (a) with the fp16 and fp32 types through Gloo's
+//                        fp16/fp32 all-reduce: compressed part bit for bit,
+//                        fp32 to rounding, fp16 within half's rounding;
+//                        bytes sent and step-size norms checked
+//   layerwise-sr-allreduce  the same through collective (b)
 //   refit                level re-fitting: due steps, identical tables
 //   codec-cost           measureCodecCost: positive, identical on all ranks
+//   calibrate            calibrateCollectives: positive times, the same
+//                        numbers and pick on every rank
+//   sigpipe-ignored      the communicator made SIGPIPE ignored (qoda-run
+//                        starts workers with the default disposition)
 //   die-at N | abort-at N | hang-at N
 //                        rank 1 exits(3)/aborts/sleeps forever before
 //                        collective N; the others must fail with a CommError
@@ -22,12 +31,15 @@
 #include "qoda/comm/GlooCommunicator.h"
 #include "qoda/comm/LevelRefit.h"
 #include "qoda/comm/PipelinedAggregator.h"
+#include "qoda/comm/RawReducer.h"
 #include "qoda/comm/ScatterReduceAggregator.h"
 #include "qoda/comm/ScheduleCodec.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -237,38 +249,163 @@ static qoda::quant::Schedule testSchedule() {
   return s;
 }
 
+static float roundHalf(float x) {
+  return static_cast<float>(static_cast<_Float16>(x));
+}
+
+/// The uncompressed segments of `layout` after mean(): fp32 ones equal the
+/// mean to fp32 rounding (Gloo's ring sums in its own order); fp16 ones
+/// (each worker sends half(v_k / K), the ring rounds every partial sum to
+/// half) within half's rounding: K roundings of at most 2^-11 of the sum of
+/// |v_k| / K, plus K subnormal steps 2^-24.
+static bool rawSegmentsMatch(const std::vector<LayoutSegment> &layout,
+                             const std::vector<float> &mean, int K, int round,
+                             std::size_t n) {
+  std::vector<std::vector<float>> vs;
+  for (int k = 0; k < K; ++k)
+    vs.push_back(vectorOf(k, round, n));
+  for (const LayoutSegment &l : layout) {
+    if (l.compressed)
+      continue;
+    for (std::size_t i = l.segment.offset;
+         i < l.segment.offset + l.segment.size; ++i) {
+      double sum = 0, abs = 0;
+      for (int k = 0; k < K; ++k) {
+        sum += vs[k][i];
+        abs += std::fabs(vs[k][i]);
+      }
+      double want = sum / K;
+      double tol = l.half ? K * std::ldexp(1.0, -11) * abs / K +
+                                K * std::ldexp(1.0, -24)
+                          : 1e-5 * (1 + std::fabs(want));
+      if (!(std::fabs(mean[i] - want) <= tol)) {
+        std::cerr << (l.half ? "fp16" : "fp32") << " all-reduced coordinate "
+                  << i << ": " << mean[i] << " vs the mean " << want
+                  << " (tolerance " << tol << ")\n";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+/// Bytes one call of the all-reduces of `layout`'s uncompressed segments
+/// puts on the wire (Gloo's ring: 2(K-1)/K of the data).
+static std::uint64_t rawBytes(const std::vector<LayoutSegment> &layout, int K) {
+  std::uint64_t n32 = 0, n16 = 0;
+  for (const LayoutSegment &l : layout)
+    if (!l.compressed)
+      (l.half ? n16 : n32) += l.segment.size;
+  std::uint64_t b = 0;
+  if (n32)
+    b += 2 * (K - 1) * n32 * 4 / K;
+  if (n16)
+    b += 2 * (K - 1) * n16 * 2 / K;
+  return b;
+}
+
+/// ||Vhat_k||^2 over the uncompressed coordinates, as worker k contributes
+/// them (fp32 values; K * half(v_k / K)).
+static double rawNormSq(const std::vector<LayoutSegment> &layout,
+                        const std::vector<float> &vk, int K) {
+  double sq = 0;
+  for (const LayoutSegment &l : layout)
+    if (!l.compressed)
+      for (std::size_t i = l.segment.offset;
+           i < l.segment.offset + l.segment.size; ++i) {
+        float x = l.half ? roundHalf(vk[i] * (1.0f / K)) * K : vk[i];
+        sq += double(x) * x;
+      }
+  return sq;
+}
+
+
+/// The collectives' inputs for `full` over n coordinates with `route`: the
+/// layout, the schedule of its compressed coordinates and their number.
+struct Routed {
+  std::vector<LayoutSegment> layout;
+  qoda::quant::Schedule cs;
+  std::size_t comp = 0, halves = 0;
+};
+
+static Routed routed(const qoda::quant::Schedule &full, std::size_t n,
+                     RawRouting route) {
+  Routed r{compressedLayout(full, n, route), compressedSchedule(full, n, route)};
+  for (const LayoutSegment &l : r.layout) {
+    r.comp += l.compressed ? l.segment.size : 0;
+    r.halves += l.half ? l.segment.size : 0;
+  }
+  return r;
+}
+
+/// The compressed coordinates of vk, contiguous (what the codecs see).
+static std::vector<float> packCompressed(const std::vector<LayoutSegment> &l,
+                                         const std::vector<float> &vk) {
+  std::vector<float> p;
+  for (const LayoutSegment &s : l)
+    if (s.compressed)
+      p.insert(p.end(), vk.begin() + s.segment.offset,
+               vk.begin() + s.segment.offset + s.segment.size);
+  return p;
+}
+
+/// The routing a mode tests: without `allreduce` the aggregators' old
+/// default (fp32 types all-reduced and fp16 ones in the message in (a),
+/// both in the message in (b)); with it both all-reduced, after checking
+/// that the test schedule has both to take out.
+static bool routingOf(const qoda::quant::Schedule &full, std::size_t n,
+                      bool allreduce, bool scatterReduce, RawRouting &route) {
+  if (!allreduce) {
+    route = scatterReduce ? RawRouting{false, false} : RawRouting{};
+    return true;
+  }
+  route = routeUncompressed(full, n, 0);
+  Routed r = routed(full, n, route);
+  if (!route.fp16 || !route.fp32 || r.halves != 63 || r.comp != n - 100) {
+    std::cerr << "routing did not take the fp16 and fp32 types out\n";
+    return false;
+  }
+  return true;
+}
+
 /// Layer-wise collective (a) with the schedule codec: every worker's message
 /// must equal (byte for byte) what a reference codec of that rank encodes,
-/// and the mean of the compressed coordinates must equal, bit for bit, the
-/// rank-ordered sum of the K messages decoded alone, times 1/K.
-static int layerwise(Communicator &c) {
+/// the mean of the compressed coordinates must equal, bit for bit, the
+/// rank-ordered sum of the K messages decoded alone, times 1/K, and the
+/// all-reduced segments the mean within their rounding; bytes sent and the
+/// step-size norms are checked too.
+static int layerwise(Communicator &c, bool allreduce) {
   const qoda::quant::Schedule full = testSchedule();
   const std::size_t n = 6000;
   const int K = c.size();
-  std::vector<LayoutSegment> layout = compressedLayout(full, n);
-  qoda::quant::Schedule cs = compressedSchedule(full, n);
-  std::size_t comp = 0;
-  for (const LayoutSegment &l : layout)
-    comp += l.compressed ? l.segment.size : 0;
+  RawRouting route;
+  if (!routingOf(full, n, allreduce, false, route))
+    return 1;
+  const Routed r = routed(full, n, route);
+  const std::vector<LayoutSegment> &layout = r.layout;
+  const std::size_t comp = r.comp;
   CompressedAggregator agg(
-      c, layout, std::make_unique<ScheduleCodec>(cs, 0, comp, 7, c.rank()));
+      c, layout, std::make_unique<ScheduleCodec>(r.cs, 0, comp, 7, c.rank()));
   std::vector<std::unique_ptr<ScheduleCodec>> refs;
   for (int k = 0; k < K; ++k)
-    refs.push_back(std::make_unique<ScheduleCodec>(cs, 0, comp, 7, k));
+    refs.push_back(std::make_unique<ScheduleCodec>(r.cs, 0, comp, 7, k));
   for (int round = 0; round < 3; ++round) {
     std::vector<float> v = vectorOf(c.rank(), round, n), mean(n);
     AggregateStats st;
+    std::uint64_t before = c.stats().bytesSent;
     agg.mean(v.data(), mean.data(), st);
-    std::vector<float> sum(comp, 0.0f), rawSum(n, 0.0f);
+    std::uint64_t sent = c.stats().bytesSent - before;
+    std::uint64_t want = (K - 1) * agg.messageBytes() + rawBytes(layout, K);
+    if (sent != want) {
+      std::cerr << "sent " << sent << " B, expected " << want
+                << " (all-gather + the all-reduces)\n";
+      return 1;
+    }
+    std::vector<float> sum(comp, 0.0f);
+    double refSq = 0;
     for (int k = 0; k < K; ++k) {
-      std::vector<float> vk = vectorOf(k, round, n), packed;
-      for (const LayoutSegment &l : layout)
-        if (l.compressed)
-          packed.insert(packed.end(), vk.begin() + l.segment.offset,
-                        vk.begin() + l.segment.offset + l.segment.size);
-        else
-          for (std::size_t i = 0; i < l.segment.size; ++i)
-            rawSum[l.segment.offset + i] += vk[l.segment.offset + i];
+      std::vector<float> vk = vectorOf(k, round, n);
+      std::vector<float> packed = packCompressed(layout, vk);
       std::vector<std::uint8_t> msg(refs[k]->messageBytes());
       refs[k]->encode(packed.data(), msg.data());
       const std::uint8_t *got = agg.gathered().data() + k * agg.messageBytes() +
@@ -280,57 +417,83 @@ static int layerwise(Communicator &c) {
       }
       std::vector<float> dec(comp, 0.0f);
       refs[k]->decodeAccumulate(msg.data(), dec.data());
-      for (std::size_t i = 0; i < comp; ++i)
+      double sq = rawNormSq(layout, vk, K);
+      for (std::size_t i = 0; i < comp; ++i) {
         sum[i] += dec[i];
-    }
-    std::size_t j = 0;
-    for (const LayoutSegment &l : layout)
-      for (std::size_t i = l.segment.offset;
-           i < l.segment.offset + l.segment.size; ++i) {
-        float want = l.compressed ? sum[j++] * (1.0f / K) : rawSum[i] / K;
-        bool ok = l.compressed ? mean[i] == want
-                               : std::fabs(mean[i] - want) <=
-                                     1e-5f * (1 + std::fabs(want));
-        if (!ok) {
-          std::cerr << "layer-wise mean differs from the reference at " << i
-                    << ": " << mean[i] << " vs " << want << "\n";
-          return 1;
-        }
+        sq += double(dec[i]) * dec[i];
       }
+      refSq += static_cast<float>(sq); // each header carries a float
+    }
+    if (!(std::fabs(st.sumSq - refSq) <= 1e-6 * refSq)) {
+      std::cerr << "sum_k ||Vhat_k||^2 = " << st.sumSq << ", expected "
+                << refSq << "\n";
+      return 1;
+    }
+    std::vector<float> packedMean = packCompressed(layout, mean);
+    for (std::size_t i = 0; i < comp; ++i)
+      if (packedMean[i] != sum[i] * (1.0f / K)) {
+        std::cerr << "compressed mean differs at packed coordinate " << i
+                  << ": " << packedMean[i] << " vs " << sum[i] / K << "\n";
+        return 1;
+      }
+    if (!rawSegmentsMatch(layout, mean, K, round, n))
+      return 1;
   }
-  std::cout << "layer-wise collective (a) exact, " << agg.messageBytes()
-            << " B/message for " << comp << " compressed coordinates\n";
+  std::cout << "layer-wise collective (a)"
+            << (allreduce ? " with fp16/fp32 all-reduces" : "")
+            << ": compressed exact, " << agg.messageBytes() << " B/message for "
+            << comp << " compressed coordinates, all-reduced within rounding\n";
   return 0;
 }
 
-/// Layer-wise collective (b): per chunk j, the K workers' chunk messages
-/// decoded alone, summed in rank order, times 1/K, re-quantized by worker
-/// j's codec (whose step advances twice per call), decoded: bit for bit.
-static int layerwiseScatterReduce(Communicator &c) {
+/// Layer-wise collective (b): the chunks cut the compressed coordinates;
+/// per chunk j, the K workers' chunk messages decoded alone, summed in rank
+/// order, times 1/K, re-quantized by worker j's codec (whose step advances
+/// twice per call), decoded: bit for bit. All-reduced segments: the mean
+/// within their rounding.
+static int layerwiseScatterReduce(Communicator &c, bool allreduce) {
   const qoda::quant::Schedule full = testSchedule();
   const std::size_t n = 6000;
   const int K = c.size();
+  RawRouting route;
+  if (!routingOf(full, n, allreduce, true, route))
+    return 1;
+  const Routed r = routed(full, n, route);
+  const std::vector<LayoutSegment> &layout = r.layout;
   CodecFactory make = [&](std::size_t off, std::size_t m) {
-    return std::make_unique<ScheduleCodec>(full, off, m, 7, c.rank());
+    return std::make_unique<ScheduleCodec>(r.cs, off, m, 7, c.rank());
   };
-  ScatterReduceAggregator agg(c, n, make);
+  ScatterReduceAggregator agg(c, layout, make);
   // refs[k][j]: worker k's codec of chunk j.
   std::vector<std::vector<std::unique_ptr<ScheduleCodec>>> refs(K);
   for (int k = 0; k < K; ++k)
     for (int j = 0; j < K; ++j)
       refs[k].push_back(std::make_unique<ScheduleCodec>(
-          full, agg.chunkBegin(j), agg.chunkEnd(j) - agg.chunkBegin(j), 7, k));
+          r.cs, agg.chunkBegin(j), agg.chunkEnd(j) - agg.chunkBegin(j), 7, k));
   for (int round = 0; round < 3; ++round) {
     std::vector<float> v = vectorOf(c.rank(), round, n), mean(n);
     AggregateStats st;
+    std::uint64_t before = c.stats().bytesSent;
     agg.mean(v.data(), mean.data(), st);
+    std::uint64_t sent = c.stats().bytesSent - before;
+    std::uint64_t slot = 0;
+    for (int j = 0; j < K; ++j)
+      slot = std::max<std::uint64_t>(slot, refs[0][j]->messageBytes());
+    slot += ScatterReduceAggregator::kHeaderBytes;
+    std::uint64_t want = 2 * (K - 1) * slot + rawBytes(layout, K);
+    if (sent != want) {
+      std::cerr << "sent " << sent << " B, expected " << want << "\n";
+      return 1;
+    }
+    std::vector<float> packedMean = packCompressed(layout, mean);
     for (int j = 0; j < K; ++j) {
       std::size_t b = agg.chunkBegin(j), m = agg.chunkEnd(j) - b;
       std::vector<float> sum(m, 0.0f);
       for (int k = 0; k < K; ++k) {
-        std::vector<float> vk = vectorOf(k, round, n), dec(m, 0.0f);
+        std::vector<float> pk = packCompressed(layout, vectorOf(k, round, n));
+        std::vector<float> dec(m, 0.0f);
         std::vector<std::uint8_t> msg(refs[k][j]->messageBytes());
-        refs[k][j]->encode(vk.data() + b, msg.data());
+        refs[k][j]->encode(pk.data() + b, msg.data());
         refs[k][j]->decodeAccumulate(msg.data(), dec.data());
         for (std::size_t i = 0; i < m; ++i)
           sum[i] += dec[i];
@@ -342,14 +505,26 @@ static int layerwiseScatterReduce(Communicator &c) {
       refs[j][j]->encode(sum.data(), msg.data());
       refs[j][j]->decodeAccumulate(msg.data(), ref.data());
       for (std::size_t i = 0; i < m; ++i)
-        if (mean[b + i] != ref[i]) {
-          std::cerr << "layer-wise scatter-reduce differs at " << b + i << ": "
-                    << mean[b + i] << " vs " << ref[i] << "\n";
+        if (packedMean[b + i] != ref[i]) {
+          std::cerr << "compressed chunk " << j << " differs at packed "
+                    << "coordinate " << b + i << ": " << packedMean[b + i]
+                    << " vs " << ref[i] << "\n";
           return 1;
         }
     }
+    if (!rawSegmentsMatch(layout, mean, K, round, n))
+      return 1;
+    double sq = 0;
+    for (float x : mean)
+      sq += double(x) * x;
+    if (st.sumSq != sq) {
+      std::cerr << "(b)'s ||Vhat||^2 is not that of the whole mean\n";
+      return 1;
+    }
   }
-  std::cout << "layer-wise collective (b) exact\n";
+  std::cout << "layer-wise collective (b)"
+            << (allreduce ? " with fp16/fp32 all-reduces" : "")
+            << ": compressed exact, all-reduced within rounding\n";
   return 0;
 }
 
@@ -426,6 +601,44 @@ static int codecCost(Communicator &c) {
   return 0;
 }
 
+// Every rank must get the same calibration (rank 0's timings), or ranks
+// could build different collectives and hang.
+static int calibrate(Communicator &c) {
+  const std::size_t n = 1 << 14;
+  CodecFactory make = [](std::size_t, std::size_t m) {
+    return std::make_unique<Fp16Codec>(m);
+  };
+  CompressedAggregator a(c, {{{"x", 0, n}, true}}, make(0, n));
+  ScatterReduceAggregator b(c, n, make);
+  std::vector<float> v = vectorOf(c.rank(), 0, n);
+  Calibration cal = calibrateCollectives(c, a, b, v.data(), 3);
+  if (cal.pairs != 3 || !(cal.allgather > 0) || !(cal.scatterReduce > 0) ||
+      !(cal.ratio > 0)) {
+    std::cerr << "calibration without positive times\n";
+    return 1;
+  }
+  CollectiveChoice choice; // no model: the measurement decides alone
+  choice.collective = "allgather";
+  applyCalibration(choice, cal);
+  if ((choice.collective == "scatter-reduce") != (cal.ratio > 1) ||
+      choice.modelCollective != "allgather" || !choice.calibrated) {
+    std::cerr << "applyCalibration did not follow the ratio\n";
+    return 1;
+  }
+  double mine[3] = {cal.allgather, cal.scatterReduce, cal.ratio};
+  std::vector<double> all(3 * static_cast<std::size_t>(c.size()));
+  c.allgather(mine, sizeof mine, all.data());
+  for (int k = 0; k < c.size(); ++k)
+    if (std::memcmp(&all[3 * k], mine, sizeof mine) != 0) {
+      std::cerr << "rank " << k << " got another calibration\n";
+      return 1;
+    }
+  std::cout << "calibration (a) " << cal.allgather * 1e3 << " ms, (b) "
+            << cal.scatterReduce * 1e3 << " ms, ratio " << cal.ratio
+            << ": " << choice.collective << " on every rank\n";
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     std::cerr << "usage: qoda-comm-worker collectives|die-at N|abort-at N|"
@@ -443,14 +656,23 @@ int main(int argc, char **argv) {
       return scatterReduce(c);
     if (mode == "pipelined")
       return pipelined(c);
-    if (mode == "layerwise")
-      return layerwise(c);
-    if (mode == "layerwise-sr")
-      return layerwiseScatterReduce(c);
+    if (mode == "layerwise" || mode == "layerwise-allreduce")
+      return layerwise(c, mode == "layerwise-allreduce");
+    if (mode == "layerwise-sr" || mode == "layerwise-sr-allreduce")
+      return layerwiseScatterReduce(c, mode == "layerwise-sr-allreduce");
     if (mode == "refit")
       return refit(c);
     if (mode == "codec-cost")
       return codecCost(c);
+    if (mode == "calibrate")
+      return calibrate(c);
+    if (mode == "sigpipe-ignored") {
+      // A write to a dead peer must become a CommError, not kill us.
+      struct sigaction sa {};
+      sigaction(SIGPIPE, nullptr, &sa);
+      std::cout << "SIGPIPE " << (sa.sa_handler == SIG_IGN ? "ignored" : "NOT ignored") << "\n";
+      return sa.sa_handler == SIG_IGN ? 0 : 1;
+    }
     int at = argc > 2 ? std::atoi(argv[2]) : 3;
     std::vector<float> v(1000, 1.f);
     for (int i = 0; i < 1000000; ++i) {

@@ -36,3 +36,36 @@ TEST(CostModel, CodecWorkInPredictions) {
   EXPECT_DOUBLE_EQ(predictCompressedScatterReduce(m, c, 4, 1e6, 1e6),
                    1.5e-3 + 1e6 * (1.25e-9 + 2 * 2e-9));
 }
+
+// The measurement overrides the model's pick unless the two collectives
+// were measured within the tie band; without a model it decides alone.
+TEST(CostModel, CalibrationOverridesOutsideTheTieBand) {
+  CollectiveChoice model;
+  model.measured = true;
+  model.collective = "allgather";
+  Calibration c;
+  c.ratio = 1.5; // (b) clearly faster
+  CollectiveChoice x = model;
+  applyCalibration(x, c);
+  EXPECT_EQ(x.collective, "scatter-reduce");
+  EXPECT_EQ(x.modelCollective, "allgather");
+  EXPECT_TRUE(x.calibrated);
+  c.ratio = 1.15; // inside the default band 1.2: the model's pick stays
+  x = model;
+  applyCalibration(x, c);
+  EXPECT_EQ(x.collective, "allgather");
+  c.ratio = 0.5;
+  x = model;
+  x.collective = "scatter-reduce";
+  applyCalibration(x, c);
+  EXPECT_EQ(x.collective, "allgather");
+  CollectiveChoice noModel; // fit failed: the ratio decides even near 1
+  noModel.collective = "allgather";
+  c.ratio = 1.05;
+  applyCalibration(noModel, c);
+  EXPECT_EQ(noModel.collective, "scatter-reduce");
+  c.ratio = 1.15;
+  x = model;
+  applyCalibration(x, c, 1.1); // a narrower band lets it decide
+  EXPECT_EQ(x.collective, "scatter-reduce");
+}

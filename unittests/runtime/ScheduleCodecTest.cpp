@@ -76,6 +76,34 @@ TEST(ScheduleCodec, CollectiveALayoutSendsFp32Uncompressed) {
   EXPECT_EQ(c.validate(190), "");
 }
 
+// fp32 (10 coords, 40 B) and fp16 (20 coords, 40 B) types leave the message
+// for their all-reduces from a size threshold on; bf16 never does.
+TEST(ScheduleCodec, UncompressedRoutingFollowsTheThreshold) {
+  RawRouting all = routeUncompressed(mixed(), 200, 0);
+  EXPECT_TRUE(all.fp32);
+  EXPECT_TRUE(all.fp16);
+  RawRouting at40 = routeUncompressed(mixed(), 200, 40);
+  EXPECT_TRUE(at40.fp32 && at40.fp16);
+  RawRouting above = routeUncompressed(mixed(), 200, 41);
+  EXPECT_FALSE(above.fp32 || above.fp16);
+  std::vector<LayoutSegment> l = compressedLayout(mixed(), 200, all);
+  ASSERT_EQ(l.size(), 4u);
+  EXPECT_FALSE(l[1].compressed);
+  EXPECT_FALSE(l[1].half);
+  EXPECT_FALSE(l[2].compressed);
+  EXPECT_TRUE(l[2].half);
+  EXPECT_TRUE(l[3].compressed);
+  q::Schedule c = compressedSchedule(mixed(), 200, all);
+  ASSERT_EQ(c.segments.size(), 2u);
+  EXPECT_EQ(c.segments[1].offset, 100u);
+  EXPECT_EQ(c.validate(170), "");
+  // Kinds that are absent are never routed.
+  q::Schedule levelsOnly = mixed();
+  levelsOnly.segments = {{0, 200, 0}};
+  RawRouting none = routeUncompressed(levelsOnly, 200, 0);
+  EXPECT_FALSE(none.fp32 || none.fp16);
+}
+
 TEST(RefitPlan, ParseAndDue) {
   RefitPlan d = RefitPlan::parse("0,200,1000,5000/10000");
   EXPECT_EQ(d.str(), RefitPlan().str());

@@ -211,6 +211,13 @@ class Optimizer:
                   needs a schedule)
       collective  "allgather" (each worker decodes all K messages) or
                   "scatter-reduce" (re-quantized reduced chunks)
+      raw_allreduce_min  layer-wise without a compiled library: fp32 and
+                  fp16 types whose coordinates put at least this many bytes
+                  per worker on the wire go through their own fp32 / fp16
+                  all-reduce, smaller ones travel as casts in the messages
+                  (an all-reduce costs 2(K-1) latencies); None means 0 (all
+                  of them, as qoda-bench vi --raw-allreduce-min 0). Compiled
+                  libraries send every type in their messages and reject it.
       uncompressed_1d  global quantizers: send tensors with at most one
                   dimension (biases, norm scales) through the fp32
                   all-reduce (allgather only)
@@ -225,7 +232,8 @@ class Optimizer:
     def __init__(self, params, algorithm, *, lr, lr_gamma=0.1, q=0.25,
                  betas=(0.9, 0.999), eps=1e-8, schedule=None,
                  library=None, compressor=None, bits=4, bucket=1024, norm="l2",
-                 collective="allgather", uncompressed_1d=True, refit=None,
+                 collective="allgather", raw_allreduce_min=None,
+                 uncompressed_1d=True, refit=None,
                  on_nonfinite="stop", seed=0, broadcast=True):
         groups = _groups(params, schedule, library)
         libraries = [lib for _, _, _, lib in groups if lib is not None]
@@ -276,7 +284,8 @@ class Optimizer:
             bucket=bucket, norm=norm, schedules=schedules,
             collective=collective, seed=seed,
             refit="none" if refit is None else refit,
-            on_nonfinite=on_nonfinite, libraries=libraries)
+            on_nonfinite=on_nonfinite, libraries=libraries,
+            raw_allreduce_min=raw_allreduce_min)
         self.dim = sum(t.numel() for _, t in self._params)
         self._offsets = []
         off = 0

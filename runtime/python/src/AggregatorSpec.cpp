@@ -113,6 +113,22 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
         "compiled model libraries encode the whole vector and cannot be cut "
         "into chunks: use collective 'allgather', not '" +
         spec.collective + "'");
+  if (spec.rawAllreduceMin < -1)
+    throw std::invalid_argument(
+        "raw_allreduce_min expects a number of bytes >= 0, got " +
+        std::to_string(spec.rawAllreduceMin));
+  if (spec.rawAllreduceMin >= 0 && !layerwise)
+    throw std::invalid_argument("raw_allreduce_min routes the fp32/fp16 "
+                                "types of compressor 'layerwise' only, not '" +
+                                spec.compressor + "'");
+  // The libraries' message layout is fixed when they are generated (their
+  // schedule hash is checked): every type, fp16 and fp32 included, is
+  // encoded in it, so the runtime cannot take types out of the message.
+  if (spec.rawAllreduceMin >= 0 && !spec.libraries.empty())
+    throw std::invalid_argument(
+        "raw_allreduce_min does not apply to compiled model libraries: they "
+        "send every type, fp32 and fp16 included, inside their messages; "
+        "drop raw_allreduce_min or the library");
   if (!layerwise && spec.refit != "none")
     throw std::invalid_argument("level re-fitting applies to compressor "
                                 "'layerwise' only");
@@ -142,21 +158,28 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
       agg = std::make_unique<comm::CompressedAggregator>(
           comm, std::move(layout),
           std::make_unique<comm::ModelLibCodec>(libs, seed, rank));
-    } else if (spec.collective == "scatter-reduce") {
-      agg = std::make_unique<comm::ScatterReduceAggregator>(
-          comm, dim, [s, seed, rank](std::size_t off, std::size_t n) {
-            return std::make_unique<comm::ScheduleCodec>(s, off, n, seed, rank);
-          });
     } else {
-      // (a): fp32 types through the fp32 all-reduce, the rest in the message.
-      std::vector<comm::LayoutSegment> layout = comm::compressedLayout(s, dim);
-      std::size_t comp = 0;
-      for (const comm::LayoutSegment &l : layout)
-        comp += l.compressed ? l.segment.size : 0;
-      agg = std::make_unique<comm::CompressedAggregator>(
-          comm, std::move(layout),
-          std::make_unique<comm::ScheduleCodec>(
-              comm::compressedSchedule(s, dim), 0, comp, seed, rank));
+      // (a) and (b): fp32/fp16 types through their all-reduces (unless
+      // below the threshold), the rest in the messages, as qoda-bench vi.
+      comm::RawRouting route = comm::routeUncompressed(
+          s, dim, static_cast<std::uint64_t>(
+                      std::max<std::int64_t>(0, spec.rawAllreduceMin)));
+      std::vector<comm::LayoutSegment> layout =
+          comm::compressedLayout(s, dim, route);
+      quant::Schedule cs = comm::compressedSchedule(s, dim, route);
+      if (spec.collective == "scatter-reduce") {
+        agg = std::make_unique<comm::ScatterReduceAggregator>(
+            comm, std::move(layout),
+            [cs, seed, rank](std::size_t off, std::size_t n) {
+              return std::make_unique<comm::ScheduleCodec>(cs, off, n, seed,
+                                                           rank);
+            });
+      } else {
+        std::size_t comp = comm::checkLayout(layout).compressed;
+        agg = std::make_unique<comm::CompressedAggregator>(
+            comm, std::move(layout),
+            std::make_unique<comm::ScheduleCodec>(cs, 0, comp, seed, rank));
+      }
     }
   } else {
     comm::CodecFactory make;

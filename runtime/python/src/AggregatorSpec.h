@@ -12,6 +12,7 @@
 #include "qoda/comm/Aggregator.h"
 #include "qoda/schedule/ScheduleFile.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,13 @@ struct AggregatorSpec {
   /// quantization library's generic kernels.
   std::vector<std::string> libraries;
   std::string collective = "allgather"; ///< allgather | scatter-reduce
+  /// Layer-wise with the schedule codec: fp32 and fp16 types putting at
+  /// least this many bytes per worker on the wire go through their own
+  /// all-reduce (comm::routeUncompressed, as qoda-bench vi's
+  /// --raw-allreduce-min), the others travel as casts in the message.
+  /// -1: not given (0, every fp32/fp16 type all-reduced); given with a
+  /// non-layer-wise compressor or compiled libraries it is an error.
+  std::int64_t rawAllreduceMin = -1;
   std::uint64_t seed = 0;
   std::string refit = "none";       ///< a comm::RefitPlan text, layer-wise only
   std::string onNonFinite = "stop"; ///< stop | skip

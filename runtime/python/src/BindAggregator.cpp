@@ -7,6 +7,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
 namespace qoda::python {
 
 void bindAggregator(py::module_ &m) {
@@ -26,7 +28,8 @@ void bindAggregator(py::module_ &m) {
                       &schedules,
                   const std::string &collective, std::uint64_t seed,
                   const std::string &refit, const std::string &onNonFinite,
-                  const std::vector<std::string> &libraries) {
+                  const std::vector<std::string> &libraries,
+                  std::optional<std::int64_t> rawAllreduceMin) {
                  if (!comm)
                    throw py::value_error("Aggregator: communicator is None");
                  AggregatorSpec spec;
@@ -46,6 +49,11 @@ void bindAggregator(py::module_ &m) {
                  spec.refit = refit;
                  spec.onNonFinite = onNonFinite;
                  spec.libraries = libraries;
+                 if (rawAllreduceMin && *rawAllreduceMin < 0)
+                   throw py::value_error(
+                       "raw_allreduce_min expects a number of bytes >= 0, "
+                       "got " + std::to_string(*rawAllreduceMin));
+                 spec.rawAllreduceMin = rawAllreduceMin.value_or(-1);
                  auto h = std::make_shared<AggregatorHandle>();
                  h->comm = comm;
                  h->dim = 0;
@@ -62,8 +70,13 @@ void bindAggregator(py::module_ &m) {
            py::arg("collective") = "allgather", py::arg("seed") = 0,
            py::arg("refit") = "none", py::arg("on_nonfinite") = "stop",
            py::arg("libraries") = std::vector<std::string>{},
+           py::arg("raw_allreduce_min") = py::none(),
            "libraries: compiled model libraries (libqoda_<model>.so), one "
            "per schedule, for compressor 'layerwise'. "
+           "raw_allreduce_min: layer-wise without libraries: fp32/fp16 "
+           "types with at least this many bytes per worker go through "
+           "their own all-reduce, smaller ones travel in the message "
+           "(None: 0, all of them). "
            "layout: [(name, numel, compressed)] in the order of the flat "
            "vector. All ranks must pass the same arguments.")
       .def_property_readonly("dim",

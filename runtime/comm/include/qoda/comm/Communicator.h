@@ -31,6 +31,11 @@ public:
 
   /// In-place fp32 sum over all ranks.
   virtual void allreduceSum(float *data, std::size_t count) = 0;
+  /// In-place sum of IEEE binary16 values (bit patterns) over all ranks.
+  /// Gloo and NCCL sum in half on the wire (every partial sum rounded to
+  /// half); this fallback, for communicators without one (single-process
+  /// ones), widens to fp32, sums, and rounds the result once.
+  virtual void allreduceSumHalf(std::uint16_t *data, std::size_t count);
   /// Every rank contributes `bytes` bytes; `out` receives size()*bytes
   /// bytes, rank r's message at offset r*bytes.
   virtual void allgather(const void *in, std::size_t bytes, void *out) = 0;

@@ -5,8 +5,9 @@
 // worker encodes its coordinates into one fixed-size message, all K
 // messages are all-gathered, and every worker decodes and accumulates all K
 // in rank order (the unbiased mean QODA's analysis assumes), then scales by
-// 1/K. Uncompressed segments: an ordinary fp32 all-reduce. Message sizes
-// follow from the layout, so no size exchange is needed.
+// 1/K. Uncompressed segments: an ordinary fp32 or fp16 all-reduce in the
+// same step (RawReducer.h). Message sizes follow from the layout, so no
+// size exchange is needed.
 //
 // Each message starts with a 16-byte header: the sender's ||Vhat_k||^2,
 // ||Vhat_k - Vhat_k^prev||^2 (over the whole vector) and a non-finite flag,
@@ -18,11 +19,14 @@
 #include "qoda/comm/Aggregator.h"
 #include "qoda/quant/Schedule.h"
 
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 
 namespace qoda::comm {
+
+class RawReducer;
 
 /// A compressor as the collective sees it: a fixed message size, an encoder
 /// (may be randomized; its state belongs to the worker) and a decoder that
@@ -73,14 +77,29 @@ private:
 
 struct LayoutSegment {
   Segment segment;
+  /// In the message (through the codec), or else an all-reduce of its own.
   bool compressed = true;
+  /// Uncompressed only: Gloo's fp16 all-reduce instead of the fp32 one.
+  bool half = false;
 };
+
+/// A layout's sizes, for the aggregators that take one.
+struct LayoutSizes {
+  std::size_t dim = 0;        ///< all coordinates
+  std::size_t compressed = 0; ///< those in the message
+  std::vector<Segment> segments;
+};
+/// Checks that `layout`'s segments tile [0, dim) in order and that none is
+/// both compressed and fp16; throws std::invalid_argument naming the
+/// segment otherwise.
+LayoutSizes checkLayout(const std::vector<LayoutSegment> &layout);
 
 class CompressedAggregator : public Aggregator {
 public:
   /// `codec->dim()` must equal the total size of the compressed segments.
   CompressedAggregator(Communicator &comm, std::vector<LayoutSegment> layout,
                        std::unique_ptr<MessageCodec> codec);
+  ~CompressedAggregator() override;
   void mean(const float *v, float *mean, AggregateStats &stats) override;
   std::size_t dim() const override { return dim_; }
   std::string name() const override { return codec_->name(); }
@@ -102,8 +121,9 @@ protected:
 private:
   std::vector<LayoutSegment> layout_;
   std::unique_ptr<MessageCodec> codec_;
-  std::size_t dim_ = 0, compDim_ = 0, rawDim_ = 0, msgBytes_;
-  std::vector<float> comp_, raw_, prevRaw_, own_, prevOwn_, acc_;
+  std::size_t dim_ = 0, compDim_ = 0, msgBytes_;
+  std::unique_ptr<RawReducer> raw_;
+  std::vector<float> comp_, own_, prevOwn_, acc_;
   std::vector<std::uint8_t> msg_, all_;
   bool havePrev_ = false;
 };

@@ -75,6 +75,29 @@ class MessageCodec;
 /// every rank. A collective on every rank.
 CodecCost measureCodecCost(Communicator &comm, MessageCodec &codec);
 
+class Aggregator;
+
+/// Calibration of the choice on the collectives themselves.
+struct Calibration {
+  double allgather = 0, scatterReduce = 0; ///< median seconds per call
+  /// Median over the pairs of t(a) / t(b): above 1, (b) was faster.
+  double ratio = 0;
+  int pairs = 0;
+};
+
+/// Times the complete collectives (encode + transfer + decode) `a` (an
+/// all-gather aggregator) and `b` (scatter-reduce), built by the caller
+/// with the run's codecs, layout and sizes (scratch instances: calls
+/// advance their codecs' random keys and previous-vector state), on the
+/// vector `v`: one warm-up call of each, then `pairs` pairs (a, b)
+/// alternated, each call started after a barrier. Alternating pairs see
+/// the same load, so a burst from another process slows both and moves
+/// their ratio less than it moves either time; the median ratio over pairs
+/// decides. Rank 0's timings are broadcast, so every rank gets the same
+/// numbers (a collective on every rank).
+Calibration calibrateCollectives(Communicator &comm, Aggregator &a,
+                                 Aggregator &b, const float *v, int pairs = 5);
+
 /// The automatic choice between collectives (a) and (b) for one message.
 struct CollectiveChoice {
   std::string collective; ///< "allgather" or "scatter-reduce"
@@ -83,7 +106,23 @@ struct CollectiveChoice {
   double predictedAllgather = 0, predictedScatterReduce = 0; ///< seconds
   bool measured = false; ///< false: the fit failed, (a) chosen by default
   std::string note;      ///< why there is no model, if so
+  /// With calibrate(): the measured times, which decide; the model's pick
+  /// stays in modelCollective, its prediction beside the measurement.
+  bool calibrated = false;
+  Calibration calibration;
+  std::string modelCollective;
 };
+
+/// Replaces the model's pick by the measured one: (b) when the median ratio
+/// t(a)/t(b) is above 1. [choice] Within the tie band 1/tie < ratio < tie
+/// the model's pick stays (when there is a model): five pairs on this
+/// loaded machine scatter by about +-20% around the true ratio, so inside
+/// the band the measurement cannot order the two and flipping the model's
+/// pick on it was wrong more often than right (docs/perf.md, 100 picks);
+/// outside it the measurement guards against a model whose separately
+/// timed inputs were off. Identical on every rank (the inputs are).
+void applyCalibration(CollectiveChoice &choice, const Calibration &c,
+                      double tie = 1.2);
 /// Measures the link with messages of about the compressed size and picks
 /// the collective the model (transport + the given codec cost for `coords`
 /// coordinates) predicts faster; identical on every rank.

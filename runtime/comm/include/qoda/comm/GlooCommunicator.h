@@ -28,6 +28,7 @@ public:
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void allreduceSum(float *data, std::size_t count) override;
+  void allreduceSumHalf(std::uint16_t *data, std::size_t count) override;
   void allgather(const void *in, std::size_t bytes, void *out) override;
   void alltoall(const void *in, std::size_t bytes, void *out) override;
   void broadcast(void *data, std::size_t bytes, int root) override;

@@ -6,9 +6,10 @@
 // library's layer-wise compressor (one sub-message, each type with its own
 // levels, bucket and norm; buckets restart at every segment and at the
 // chunk start); coordinates of fp32/fp16/bf16 types travel as casts in the
-// same message, so collectives (b) and pipelined need no second transport.
-// Collective (a) sends fp32 types through the fp32 all-reduce instead
-// (`compressedLayout` / `compressedSchedule` split the vector for it).
+// same message, so a collective needs no second transport. Collectives (a)
+// and (b) may send fp32/fp16 types through their own all-reduce instead
+// (`routeUncompressed`; `compressedLayout` / `compressedSchedule` split the
+// vector for it); pipelined keeps every type in its messages.
 //
 // Message: step (8 bytes) | per part: length (8) + part message, each part
 // padded to its bound, so the size depends only on the schedule.
@@ -57,13 +58,33 @@ private:
   mutable std::vector<float> scratch_;
 };
 
-/// The layout of collective (a) for a schedule over n coordinates: one
-/// segment per schedule segment, compressed unless its type is fp32.
+/// Which uncompressed types of a schedule leave the message for an
+/// all-reduce of their own (RawReducer.h). bf16 types always stay in the
+/// message (Gloo has no bf16 sum).
+struct RawRouting {
+  bool fp32 = true;  ///< fp32 types: the fp32 all-reduce
+  bool fp16 = false; ///< fp16 types: Gloo's fp16 all-reduce
+};
+
+/// [choice] A kind (fp32, fp16) goes through its all-reduce when its
+/// coordinates put at least `minBytes` on the wire per worker (4 or 2 bytes
+/// each); smaller kinds travel as casts inside the message, where they
+/// cost no collective of their own: an all-reduce costs 2(K-1) latencies
+/// and saves bytes over the message only in collective (a) with K > 2
+/// ((K-1) * bytes in the all-gather against 2(K-1)/K * bytes in the ring).
+/// minBytes = 0: every fp32/fp16 type present goes through its all-reduce.
+RawRouting routeUncompressed(const quant::Schedule &full, std::uint64_t n,
+                             std::uint64_t minBytes);
+
+/// The layout of the collectives for a schedule over n coordinates: one
+/// segment per schedule segment, compressed unless `route` sends its type
+/// to an all-reduce (fp16 ones marked `half`).
 std::vector<LayoutSegment> compressedLayout(const quant::Schedule &full,
-                                            std::uint64_t n);
-/// The schedule of the compressed coordinates of that layout (fp32 segments
-/// dropped, the rest re-based to be contiguous).
+                                            std::uint64_t n,
+                                            RawRouting route = {});
+/// The schedule of the compressed coordinates of that layout (all-reduced
+/// segments dropped, the rest re-based to be contiguous).
 quant::Schedule compressedSchedule(const quant::Schedule &full,
-                                   std::uint64_t n);
+                                   std::uint64_t n, RawRouting route = {});
 
 } // namespace qoda::comm

@@ -23,7 +23,8 @@ struct AggregatorOptions {
   /// types).
   std::string compressor = "none";
   /// "allgather" (a), "scatter-reduce" (b), "pipelined" (a, overlapped) or
-  /// "auto" (the alpha-beta model picks (a) or (b) on the measured link).
+  /// "auto" ((a) or (b): calibrated on the collectives themselves, the
+  /// alpha-beta model's prediction beside it; see calibratePairs).
   std::string collective = "allgather";
   unsigned bits = 4, bucket = 1024;   ///< global quantizers; layerwise default
   quant::Norm norm = quant::Norm::L2; ///< bucket norm, likewise
@@ -39,6 +40,17 @@ struct AggregatorOptions {
   /// layerwise without a schedule: index bits per problem block (empty:
   /// `bits` for every block), so types can get different level counts.
   std::vector<unsigned> typeBits;
+  /// Schedule-driven compressors (layerwise; global-mqv has level types
+  /// only): fp32 and fp16 types whose coordinates put at least this many
+  /// bytes per worker on the wire go through Gloo's fp32 /
+  /// fp16 all-reduce in collectives (a) and (b); smaller ones travel as
+  /// casts in the message (comm::routeUncompressed). Pipelined (a) keeps
+  /// every type in its messages.
+  std::uint64_t rawAllreduceMin = 0;
+  /// collective "auto": after the model's prediction, time (a) and (b)
+  /// themselves for this many alternated pairs (comm::calibrateCollectives)
+  /// and take the faster; 0: the model alone decides.
+  int calibratePairs = 5;
 };
 
 /// Throws std::invalid_argument for unknown names or options that do not
