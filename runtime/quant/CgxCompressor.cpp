@@ -53,7 +53,7 @@ public:
     uint8_t *mm = out + kHeaderBytes, *plane = mm + buckets(n) * 8;
     uint64_t acc = 0; // LSB-first bit accumulator over the whole plane
     unsigned have = 0;
-    std::array<uint32_t, 4> block{}; // one Philox block serves 4 coordinates
+    std::array<uint32_t, 4> block{}; // one Philox block serves 8 coordinates
     uint64_t blockId = ~uint64_t(0);
     for (uint64_t b0 = 0; b0 < n; b0 += bucket_) {
       uint64_t b1 = std::min<uint64_t>(n, b0 + bucket_);
@@ -73,11 +73,11 @@ public:
         uint32_t q;
         if (stochastic_) {
           float f = std::floor(t);
-          if ((i >> 2) != blockId) {
-            blockId = i >> 2;
+          if ((i >> 3) != blockId) {
+            blockId = i >> 3;
             block = philoxBlock(key.seed, key.step, key.rank, blockId);
           }
-          float r = uniformFromBits(block[i & 3]);
+          float r = uniformFromBits16(randomBits16(block, i));
           q = uint32_t(f) + (r < t - f ? 1u : 0u);
         } else {
           q = uint32_t(std::nearbyint(t));

@@ -161,7 +161,10 @@ std::vector<std::string> compressorNames() {
 }
 
 std::string fastKernelName() {
-  return detail::avx2Available() ? "avx2" : "scalar";
+  if (!detail::avx2Available())
+    return "scalar";
+  // The level encoder's AVX-512VL build (decoders and casts stay AVX2/F16C).
+  return detail::avx512Available() ? "avx2+avx512vl" : "avx2";
 }
 
 std::unique_ptr<Compressor> makeCompressor(const std::string &name,

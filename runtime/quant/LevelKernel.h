@@ -36,6 +36,11 @@ struct LevelTable {
   unsigned searchSize; ///< power of two >= L - 1
   /// Padded copies (>= 16 entries) for table lookups by index.
   std::vector<float> levels16, invWidth16;
+  /// True when levels[j] == float(j) / float(L-1) bit for bit (the levels of
+  /// uniformLevels, e.g. qsgd): such types use the uniform rounding rule of
+  /// docs/quant.md (t = u * s, no interval search). Decided from the table
+  /// alone, so every rank and implementation agrees.
+  bool uniform;
 
   size_t numLevels() const { return levels.size(); }
   /// j = max{k in [0, L-2] : l_k <= u} for u in [0, 1].
@@ -86,6 +91,11 @@ bool avx2Available();
 /// AVX2 versions; callers check avx2Available(). The encoder needs a bucket
 /// size that is a multiple of 8 (callers use the reference otherwise).
 void encodeSegmentAvx2(const LevelTable &lt, const SegmentEncode &e);
+/// True when the CPU also has AVX-512F/VL: encodeSegment then uses
+/// encodeSegmentAvx512, the same encoder compiled for AVX-512VL
+/// (LevelKernelAvx512.cpp); byte-identical output.
+bool avx512Available();
+void encodeSegmentAvx512(const LevelTable &lt, const SegmentEncode &e);
 std::string validateSegmentAvx2(const LevelTable &lt, const uint8_t *seg,
                                 const SegmentRange &r);
 void accumulateSegmentAvx2(const LevelTable &lt, const uint8_t *seg,

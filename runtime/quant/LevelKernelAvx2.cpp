@@ -1,17 +1,28 @@
 // AVX2 kernels of the level quantizer, byte-identical to LevelKernelRef.cpp
-// (tested). Eight coordinates per step:
-//  - Philox4x32-10 for 8 counters at once (32 random words) in structure-of-
-//    arrays form (see philoxGroups), then a 4x8 transpose so word k belongs to
-//    coordinate k as in the reference;
-//  - the interval search is a branch-free binary search over 16 candidates
-//    held in registers (permutes), exact for <= 16 levels and finished with
-//    gathers for more; l_j and 1/(l_{j+1}-l_j) come from in-register
-//    permutes (<= 16 levels) or gathers;
-//  - 8 indices are packed into 8 * indexBits bits with variable shifts and a
-//    horizontal OR; 8 sign bits come from one movemask.
+// (tested). Eight coordinates per vector:
+//  - Philox4x32-10 for 8 counters at once (32 random words = 64 half-words,
+//    one per coordinate) in structure-of-arrays form (see philoxGroups), then
+//    a 4x8 transpose so that the half-words lie in coordinate order;
+//  - uniform levels (qsgd): the interval and fraction come from t = u * s
+//    (truncation, min, subtraction), no search and no table;
+//  - other levels: counting compares against the interior levels (3-8
+//    levels), or a branch-free binary search over 16 candidates held in
+//    registers (permutes), exact for <= 16 levels and finished with gathers
+//    for more; l_j and 1/(l_{j+1}-l_j) come from in-register permutes
+//    (<= 16 levels) or gathers;
+//  - 1, 2, 3, 4 and 8-bit indices: 32 coordinates are narrowed to 32 bytes
+//    with saturating packs and combined with multiply-adds (maddubs/madd;
+//    3 bits also a shift-or and a byte shuffle), the 32 sign bits come from
+//    the same packs of x and one byte compare; other widths pack 8 indices
+//    with variable shifts and a horizontal OR.
 // Only functions with the target attribute use AVX2, so the library runs on
 // any x86-64 (dispatch checks the CPU once). Other architectures get the
-// reference.
+// reference. LevelKernelAvx512.cpp compiles this file's encoder a second time
+// for AVX-512VL (QODA_KERNEL_AVX512VL): the same 256-bit intrinsics, but the
+// compiler may use 32 vector registers (Philox's 16 state vectors no longer
+// spill) and the Philox XORs of three operands become one vpternlogd.
+// Results are identical (integer ops and the same IEEE float ops; no
+// contraction); the tests compare both encoders with the reference.
 #include "LevelKernel.h"
 
 #include "qoda/quant/Half.h"
@@ -22,23 +33,51 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#ifdef QODA_KERNEL_AVX512VL
+#define QODA_AVX2 __attribute__((target("avx2,avx512f,avx512vl")))
+#else
 #define QODA_AVX2 __attribute__((target("avx2")))
+#endif
+#endif
+
+#ifdef QODA_KERNEL_AVX512VL
+#define QODA_ENCODE_SEGMENT encodeSegmentAvx512
+#else
+#define QODA_ENCODE_SEGMENT encodeSegmentAvx2
 #endif
 
 namespace qoda::quant::detail {
 
 #ifdef QODA_AVX2
 
+#ifdef QODA_KERNEL_AVX512VL
+bool avx512Available() {
+  static const bool ok = __builtin_cpu_supports("avx2") &&
+                         __builtin_cpu_supports("avx512f") &&
+                         __builtin_cpu_supports("avx512vl");
+  return ok;
+}
+#else
 bool avx2Available() {
   static const bool ok = __builtin_cpu_supports("avx2");
   return ok;
 }
+#endif
 
 namespace {
 
 /// Coordinates whose random words are generated at once (a multiple of 8;
 /// the staging buffer of randomWords holds them plus alignment slack).
 constexpr uint64_t kChunk = 512;
+
+/// a ^ b ^ c (one vpternlogd with AVX-512VL).
+QODA_AVX2 inline __m256i xor3(__m256i a, __m256i b, __m256i c) {
+#ifdef QODA_KERNEL_AVX512VL
+  return _mm256_ternarylogic_epi32(a, b, c, 0x96);
+#else
+  return _mm256_xor_si256(a, _mm256_xor_si256(b, c));
+#endif
+}
 
 /// Philox4x32-10 of 8 G consecutive blocks starting at `block`; writes the
 /// 32 G words in coordinate order (block-major) to out. Each 32-bit counter
@@ -80,14 +119,10 @@ QODA_AVX2 inline void philoxGroups(const EncodeKey &key, uint64_t block,
       __m256i po0 = _mm256_mul_epu32(o[g][0], m0);
       __m256i pe1 = _mm256_mul_epu32(e[g][2], m1);
       __m256i po1 = _mm256_mul_epu32(o[g][2], m1);
-      e[g][0] = _mm256_xor_si256(_mm256_srli_epi64(pe1, 32),
-                                 _mm256_xor_si256(e[g][1], kk0));
-      o[g][0] = _mm256_xor_si256(_mm256_srli_epi64(po1, 32),
-                                 _mm256_xor_si256(o[g][1], kk0));
-      e[g][2] = _mm256_xor_si256(_mm256_srli_epi64(pe0, 32),
-                                 _mm256_xor_si256(e[g][3], kk1));
-      o[g][2] = _mm256_xor_si256(_mm256_srli_epi64(po0, 32),
-                                 _mm256_xor_si256(o[g][3], kk1));
+      e[g][0] = xor3(_mm256_srli_epi64(pe1, 32), e[g][1], kk0);
+      o[g][0] = xor3(_mm256_srli_epi64(po1, 32), o[g][1], kk0);
+      e[g][2] = xor3(_mm256_srli_epi64(pe0, 32), e[g][3], kk1);
+      o[g][2] = xor3(_mm256_srli_epi64(po0, 32), o[g][3], kk1);
       e[g][1] = pe1;
       o[g][1] = po1;
       e[g][3] = pe0;
@@ -117,22 +152,32 @@ QODA_AVX2 inline void philoxGroups(const EncodeKey &key, uint64_t block,
   }
 }
 
-/// Random words for global coordinates [c, c + n), n <= kChunk.
-QODA_AVX2 void randomWords(const EncodeKey &key, uint64_t c, uint64_t n,
-                           uint32_t *w) {
-  alignas(32) uint32_t buf[kChunk + 64];
-  uint64_t first = c >> 2, last = (c + n + 3) >> 2; // blocks [first, last)
+/// The 16-bit random numbers of global coordinates [c, c + n), n <= kChunk,
+/// in coordinate order: blocks c/8 .. (c+n-1)/8 are generated into buf and
+/// the result starts at half-word c % 8 of it (little-endian host: half-word
+/// k of a block's four words is coordinate 8 * block + k).
+QODA_AVX2 const uint16_t *randomHalves(const EncodeKey &key, uint64_t c,
+                                       uint64_t n, uint32_t *buf) {
+  uint64_t first = c >> 3, last = (c + n + 7) >> 3; // blocks [first, last)
   uint64_t b = first;
   for (; b + 16 <= last; b += 16) // two independent groups in flight
     philoxGroups<2>(key, b, buf + 4 * (b - first));
   for (; b < last; b += 8)
     philoxGroups<1>(key, b, buf + 4 * (b - first));
-  std::memcpy(w, buf + (c & 3), n * 4);
+  return reinterpret_cast<const uint16_t *>(buf) + (c & 7);
 }
+
+/// Words of randomHalves' buffer: the blocks of kChunk coordinates plus up
+/// to 7 before the first (kChunk / 8 + 1 blocks), rounded up to whole groups
+/// of 8 blocks, 4 words each.
+constexpr uint64_t kRandomWords = (kChunk / 8 + 8) * 4;
 
 /// Per-type vector constants.
 struct VecTable {
-  bool small; ///< <= 16 levels: search and lookups in registers
+  bool uniform;         ///< levels j/s: t = u * s replaces the search
+  __m256 steps;         ///< s as float (uniform)
+  __m256i lastInterval; ///< s - 1 (uniform)
+  bool small;           ///< <= 16 levels: search and lookups in registers
   __m256 lev0, lev1, inv0, inv1;
   /// Binary search over 16 candidates c_k = search[k << coarseShift]: c_8,
   /// then {c_4, c_12}, {c_2, c_6, c_10, c_14} and {c_1, c_3, ..., c_15},
@@ -141,11 +186,20 @@ struct VecTable {
   /// it narrows the range to 2^coarseShift entries searched with gathers.
   __m256 s8, s4, s2, s1;
   unsigned coarseShift;
+  /// Interior levels l_1 .. l_{L-2} broadcast, for counting compares
+  /// (non-uniform types of 3 to 8 levels, Mode::Count).
+  __m256 interior[6];
 };
 
 QODA_AVX2 VecTable makeVecTable(const LevelTable &lt) {
   VecTable t;
+  t.uniform = lt.uniform;
+  t.steps = _mm256_set1_ps(float(lt.numLevels() - 1));
+  t.lastInterval = _mm256_set1_epi32(int(lt.numLevels() - 2));
   t.small = lt.numLevels() <= 16;
+  for (size_t m = 0; m < 6; ++m)
+    t.interior[m] =
+        _mm256_set1_ps(m + 2 < lt.numLevels() ? lt.levels[m + 1] : INFINITY);
   t.lev0 = _mm256_loadu_ps(lt.levels16.data());
   t.lev1 = _mm256_loadu_ps(lt.levels16.data() + 8);
   t.inv0 = _mm256_loadu_ps(lt.invWidth16.data());
@@ -183,41 +237,144 @@ QODA_AVX2 inline __m256i searchStep(__m256i j, __m256 u, __m256 cands,
   return _mm256_add_epi32(j, _mm256_and_si256(le, _mm256_set1_epi32(step)));
 }
 
-/// Quantized indices of 8 coordinates.
+/// How a type finds the interval of u: t = u * s (uniform levels), counting
+/// the NC = L - 2 interior levels <= u (3 to 8 levels), a binary search in
+/// registers (<= 16 levels) or finished with gathers.
+enum class Mode { Uniform, Count, Small, Large };
+
+/// The 8 uniform numbers r = h * 2^-16 of 8 coordinates (exact).
+QODA_AVX2 inline __m256 uniform8(const uint16_t *h) {
+  __m256i w = _mm256_cvtepu16_epi32(
+      _mm_loadu_si128(reinterpret_cast<const __m128i *>(h)));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(w), _mm256_set1_ps(1.0f / 65536.0f));
+}
+
+/// Quantized indices of 8 coordinates (r: their uniform numbers).
+template <Mode M, int NC = 0>
 QODA_AVX2 inline __m256i quantize8(const LevelTable &lt, const VecTable &vt,
-                                   __m256 x, __m256 inv, __m256i words) {
+                                   __m256 x, __m256 inv, __m256 r) {
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  // min returns its second operand for a NaN product: u = 1, as specified.
   __m256 u = _mm256_min_ps(_mm256_mul_ps(_mm256_and_ps(x, absMask), inv),
                            _mm256_set1_ps(1.0f));
-  // k = max{k < 16 : c_k <= u}: four steps of 8, 4, 2, 1.
-  __m256i j =
-      _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(vt.s8, u, _CMP_LE_OQ)),
-                       _mm256_set1_epi32(8));
-  j = searchStep(j, u, vt.s4, 3, 4);
-  j = searchStep(j, u, vt.s2, 2, 2);
-  j = searchStep(j, u, vt.s1, 1, 1);
-  __m256 lj, wj;
-  if (vt.small) {
-    lj = lookup16(vt.lev0, vt.lev1, j);
-    wj = lookup16(vt.inv0, vt.inv1, j);
+  __m256i j;
+  __m256 p;
+  if (M == Mode::Uniform) {
+    // t = u * s; j = min(trunc(t), s - 1); p = t - j (exact).
+    __m256 t = _mm256_mul_ps(u, vt.steps);
+    j = _mm256_min_epi32(_mm256_cvttps_epi32(t), vt.lastInterval);
+    p = _mm256_sub_ps(t, _mm256_cvtepi32_ps(j));
+  } else if (M == Mode::Count) {
+    // j = #{m in 1..L-2 : l_m <= u} = max{k <= L-2 : l_k <= u} (l_0 = 0 <=
+    // u, levels increasing); j <= 6, so one permute looks up l_j and w_j.
+    j = _mm256_setzero_si256();
+    for (int m = 0; m < NC; ++m)
+      j = _mm256_sub_epi32(
+          j, _mm256_castps_si256(_mm256_cmp_ps(vt.interior[m], u, _CMP_LE_OQ)));
+    __m256 lj = _mm256_permutevar8x32_ps(vt.lev0, j);
+    __m256 wj = _mm256_permutevar8x32_ps(vt.inv0, j);
+    p = _mm256_mul_ps(_mm256_sub_ps(u, lj), wj);
   } else {
-    // The answer lies in [k << shift, (k + 1) << shift): finish with gathers.
-    j = _mm256_slli_epi32(j, int(vt.coarseShift));
-    for (unsigned step = (1u << vt.coarseShift) / 2; step >= 1; step /= 2) {
-      __m256i cand = _mm256_add_epi32(j, _mm256_set1_epi32(int(step)));
-      __m256 lc = _mm256_i32gather_ps(lt.search.data(), cand, 4);
-      __m256 le = _mm256_cmp_ps(lc, u, _CMP_LE_OQ);
-      j = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(j),
-                                               _mm256_castsi256_ps(cand), le));
+    // k = max{k < 16 : c_k <= u}: four steps of 8, 4, 2, 1.
+    j = _mm256_and_si256(
+        _mm256_castps_si256(_mm256_cmp_ps(vt.s8, u, _CMP_LE_OQ)),
+        _mm256_set1_epi32(8));
+    j = searchStep(j, u, vt.s4, 3, 4);
+    j = searchStep(j, u, vt.s2, 2, 2);
+    j = searchStep(j, u, vt.s1, 1, 1);
+    __m256 lj, wj;
+    if (M == Mode::Small) {
+      lj = lookup16(vt.lev0, vt.lev1, j);
+      wj = lookup16(vt.inv0, vt.inv1, j);
+    } else {
+      // The answer lies in [k << shift, (k + 1) << shift): finish with
+      // gathers.
+      j = _mm256_slli_epi32(j, int(vt.coarseShift));
+      for (unsigned step = (1u << vt.coarseShift) / 2; step >= 1; step /= 2) {
+        __m256i cand = _mm256_add_epi32(j, _mm256_set1_epi32(int(step)));
+        __m256 lc = _mm256_i32gather_ps(lt.search.data(), cand, 4);
+        __m256 le = _mm256_cmp_ps(lc, u, _CMP_LE_OQ);
+        j = _mm256_castps_si256(_mm256_blendv_ps(
+            _mm256_castsi256_ps(j), _mm256_castsi256_ps(cand), le));
+      }
+      lj = _mm256_i32gather_ps(lt.levels.data(), j, 4);
+      wj = _mm256_i32gather_ps(lt.invWidth.data(), j, 4);
     }
-    lj = _mm256_i32gather_ps(lt.levels.data(), j, 4);
-    wj = _mm256_i32gather_ps(lt.invWidth.data(), j, 4);
+    p = _mm256_mul_ps(_mm256_sub_ps(u, lj), wj);
   }
-  __m256 p = _mm256_mul_ps(_mm256_sub_ps(u, lj), wj);
-  __m256 r = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(words, 8)),
-                           _mm256_set1_ps(1.0f / 16777216.0f));
   __m256 up = _mm256_cmp_ps(r, p, _CMP_LT_OQ);
   return _mm256_sub_epi32(j, _mm256_castps_si256(up));
+}
+
+/// 32 values of 32-bit lanes (each in [0, 255], or any int32 when only the
+/// sign matters) narrowed to 32 bytes in order: saturating packs keep both
+/// the small values and the signs; the packs work within 128-bit halves, so
+/// a final dword permute restores the order.
+QODA_AVX2 inline __m256i narrow32(__m256i a, __m256i b, __m256i c, __m256i d,
+                                  bool isSigned) {
+  __m256i ab = isSigned ? _mm256_packs_epi32(a, b) : _mm256_packus_epi32(a, b);
+  __m256i cd = isSigned ? _mm256_packs_epi32(c, d) : _mm256_packus_epi32(c, d);
+  __m256i r =
+      isSigned ? _mm256_packs_epi16(ab, cd) : _mm256_packus_epi16(ab, cd);
+  return _mm256_permutevar8x32_epi32(r,
+                                     _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/// Writes 32 indices (bytes in order, ib in {1, 2, 3, 4, 8}) as 4 * ib bytes.
+QODA_AVX2 inline void pack32(__m256i q, unsigned ib, uint8_t *out) {
+  switch (ib) {
+  case 8:
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(out), q);
+    return;
+  case 4: {
+    // Byte pairs -> a + 16 b in 16-bit lanes, then narrow to bytes.
+    __m256i m = _mm256_maddubs_epi16(q, _mm256_set1_epi16(0x1001));
+    m = _mm256_packus_epi16(m, m); // 8 bytes per 128-bit half, twice
+    m = _mm256_permute4x64_epi64(m, 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(out),
+                     _mm256_castsi256_si128(m));
+    return;
+  }
+  case 2: {
+    // a + 4 b (16-bit), then (a + 4 b) + 16 (c + 4 d) (32-bit): one byte
+    // value per dword, in order.
+    __m256i m = _mm256_maddubs_epi16(q, _mm256_set1_epi16(0x0401));
+    m = _mm256_madd_epi16(m, _mm256_set1_epi32(0x00100001));
+    m = _mm256_packus_epi32(m, m);
+    m = _mm256_packus_epi16(m, m); // 4 bytes per 128-bit half, repeated
+    uint64_t v =
+        uint32_t(_mm256_cvtsi256_si32(m)) |
+        uint64_t(uint32_t(_mm_cvtsi128_si32(_mm256_extracti128_si256(m, 1))))
+            << 32;
+    std::memcpy(out, &v, 8);
+    return;
+  }
+  case 3: {
+    // a + 8 b (16-bit), then 4 codes per dword (12 bits), then 8 codes per
+    // qword: low dword | high dword << 12 (24 bits = 3 bytes per qword).
+    __m256i m = _mm256_maddubs_epi16(q, _mm256_set1_epi16(0x0801));
+    m = _mm256_madd_epi16(m, _mm256_set1_epi32(0x00400001));
+    m = _mm256_or_si256(_mm256_blend_epi32(m, _mm256_setzero_si256(), 0xAA),
+                        _mm256_srli_epi64(m, 20));
+    // Bytes 0-2 and 8-10 of each 128-bit half: 6 bytes = 16 codes.
+    m = _mm256_shuffle_epi8(m, _mm256_setr_epi8(0, 1, 2, 8, 9, 10, -1, -1, -1,
+                                                -1, -1, -1, -1, -1, -1, -1, 0,
+                                                1, 2, 8, 9, 10, -1, -1, -1, -1,
+                                                -1, -1, -1, -1, -1, -1));
+    uint64_t lo = uint64_t(_mm256_extract_epi64(m, 0));
+    uint64_t hi = uint64_t(_mm256_extract_epi64(m, 2));
+    uint64_t first = lo | hi << 48;     // bytes 0-7 of the 12
+    uint32_t last = uint32_t(hi >> 16); // bytes 8-11
+    std::memcpy(out, &first, 8);
+    std::memcpy(out + 8, &last, 4);
+    return;
+  }
+  default: { // 1 bit: bit 0 of each byte to its top, then movemask
+    uint32_t v = uint32_t(_mm256_movemask_epi8(_mm256_slli_epi16(q, 7)));
+    std::memcpy(out, &v, 4);
+    return;
+  }
+  }
 }
 
 /// Packs 8 indices of `ib` bits into the low 8*ib bits (LSB first).
@@ -363,14 +520,31 @@ QODA_AVX2 float bucketNormAvx2(const float *x, uint64_t len,
 
 } // namespace
 
-QODA_AVX2 void encodeSegmentAvx2(const LevelTable &lt, const SegmentEncode &e) {
+namespace {
+
+/// Indices and sign bits of 8 coordinates at i (packed with pack8).
+template <Mode M, int NC>
+QODA_AVX2 inline void encode8(const LevelTable &lt, const VecTable &vt,
+                              __m256 x, __m256 inv, __m256 r, uint8_t *idx,
+                              uint8_t *sign, uint64_t i, unsigned nbytes) {
+  const unsigned ib = lt.indexBits;
+  __m256i q = quantize8<M, NC>(lt, vt, x, inv, r);
+  storeBytes(idx + i / 8 * ib, pack8(q, ib), nbytes);
+  __m256 zero =
+      _mm256_castsi256_ps(_mm256_cmpeq_epi32(q, _mm256_setzero_si256()));
+  sign[i / 8] = uint8_t(_mm256_movemask_ps(_mm256_andnot_ps(zero, x)));
+}
+
+template <Mode M, int NC = 0>
+QODA_AVX2 void encodeSegmentMode(const LevelTable &lt, const VecTable &vt,
+                                 const SegmentEncode &e) {
   const TypeSchedule &t = lt.type;
   const unsigned ib = lt.indexBits;
-  const VecTable vt = makeVecTable(lt);
+  const bool wide32 = ib == 1 || ib == 2 || ib == 3 || ib == 4 || ib == 8;
   SegmentSizes sz = segmentSizes(e.r.len, t);
   uint8_t *norms = e.out, *idx = e.out + sz.normBytes,
           *sign = idx + sz.indexBytes;
-  alignas(32) uint32_t words[kChunk];
+  alignas(32) uint32_t rbuf[kRandomWords];
   for (uint64_t b0 = e.r.begin; b0 < e.r.end; b0 += t.bucketSize) {
     uint64_t b1 = std::min<uint64_t>(b0 + t.bucketSize, e.r.len);
     uint16_t half = 0;
@@ -382,36 +556,77 @@ QODA_AVX2 void encodeSegmentAvx2(const LevelTable &lt, const SegmentEncode &e) {
     __m256 inv = _mm256_set1_ps(norm > 0.0f ? 1.0f / norm : 0.0f);
     for (uint64_t c0 = b0; c0 < b1; c0 += kChunk) {
       uint64_t c1 = std::min(c0 + kChunk, b1);
-      randomWords(e.key, e.r.coord0 + c0, c1 - c0, words);
+      // h[k]: the random half-word of coordinate c0 + k.
+      const uint16_t *h = randomHalves(e.key, e.r.coord0 + c0, c1 - c0, rbuf);
       uint64_t i = c0;
-      for (; i + 8 <= c1; i += 8) {
-        __m256 x = _mm256_loadu_ps(e.v + i);
-        __m256i w = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i *>(words + (i - c0)));
-        __m256i q = quantize8(lt, vt, x, inv, w);
-        storeBytes(idx + i / 8 * ib, pack8(q, ib), ib);
-        __m256 zero =
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(q, _mm256_setzero_si256()));
-        sign[i / 8] = uint8_t(_mm256_movemask_ps(_mm256_andnot_ps(zero, x)));
-      }
+      if (wide32) // 32 coordinates per step: 4 * ib index bytes, 4 sign bytes
+        for (; i + 32 <= c1; i += 32) {
+          __m256 x[4];
+          __m256i q[4];
+          for (int k = 0; k < 4; ++k) {
+            x[k] = _mm256_loadu_ps(e.v + i + 8 * k);
+            q[k] = quantize8<M, NC>(lt, vt, x[k], inv,
+                                    uniform8(h + (i - c0) + 8 * k));
+          }
+          __m256i qb = narrow32(q[0], q[1], q[2], q[3], false);
+          pack32(qb, ib, idx + i / 8 * ib);
+          __m256i xs = narrow32(
+              _mm256_castps_si256(x[0]), _mm256_castps_si256(x[1]),
+              _mm256_castps_si256(x[2]), _mm256_castps_si256(x[3]), true);
+          uint32_t neg = uint32_t(_mm256_movemask_epi8(xs));
+          uint32_t zero = uint32_t(_mm256_movemask_epi8(
+              _mm256_cmpeq_epi8(qb, _mm256_setzero_si256())));
+          uint32_t sb = neg & ~zero;
+          std::memcpy(sign + i / 8, &sb, 4);
+        }
+      for (; i + 8 <= c1; i += 8)
+        encode8<M, NC>(lt, vt, _mm256_loadu_ps(e.v + i), inv,
+                       uniform8(h + (i - c0)), idx, sign, i, ib);
       if (i < c1) { // segment tail: zero lanes give index 0, sign 0
         unsigned n = unsigned(c1 - i);
         alignas(32) float tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        alignas(32) uint32_t wt[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        alignas(16) uint16_t ht[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         std::memcpy(tmp, e.v + i, n * 4);
-        std::memcpy(wt, words + (i - c0), n * 4);
-        __m256 x = _mm256_load_ps(tmp);
-        __m256i q =
-            quantize8(lt, vt, x, inv,
-                      _mm256_load_si256(reinterpret_cast<const __m256i *>(wt)));
-        storeBytes(idx + i / 8 * ib, pack8(q, ib), (n * ib + 7) / 8);
-        __m256 zero =
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(q, _mm256_setzero_si256()));
-        sign[i / 8] = uint8_t(_mm256_movemask_ps(_mm256_andnot_ps(zero, x)));
+        std::memcpy(ht, h + (i - c0), n * 2);
+        encode8<M, NC>(lt, vt, _mm256_load_ps(tmp), inv, uniform8(ht), idx,
+                       sign, i, (n * ib + 7) / 8);
       }
     }
   }
 }
+
+} // namespace
+
+QODA_AVX2 void QODA_ENCODE_SEGMENT(const LevelTable &lt,
+                                   const SegmentEncode &e) {
+  const VecTable vt = makeVecTable(lt);
+  if (vt.uniform) {
+    encodeSegmentMode<Mode::Uniform>(lt, vt, e);
+    return;
+  }
+  switch (lt.numLevels()) {
+  case 3:
+    return encodeSegmentMode<Mode::Count, 1>(lt, vt, e);
+  case 4:
+    return encodeSegmentMode<Mode::Count, 2>(lt, vt, e);
+  case 5:
+    return encodeSegmentMode<Mode::Count, 3>(lt, vt, e);
+  case 6:
+    return encodeSegmentMode<Mode::Count, 4>(lt, vt, e);
+  case 7:
+    return encodeSegmentMode<Mode::Count, 5>(lt, vt, e);
+  case 8:
+    return encodeSegmentMode<Mode::Count, 6>(lt, vt, e);
+  default:
+    break;
+  }
+  if (vt.small)
+    encodeSegmentMode<Mode::Small>(lt, vt, e);
+  else
+    encodeSegmentMode<Mode::Large>(lt, vt, e);
+}
+
+#ifndef QODA_KERNEL_AVX512VL // decoding: one AVX2 version
 
 QODA_AVX2 std::string validateSegmentAvx2(const LevelTable &lt,
                                           const uint8_t *seg,
@@ -478,6 +693,15 @@ QODA_AVX2 void accumulateSegmentAvx2(const LevelTable &lt, const uint8_t *seg,
         sum[i + k] += x[k];
     }
   }
+}
+
+#endif // QODA_KERNEL_AVX512VL
+
+#elif defined(QODA_KERNEL_AVX512VL) // not x86-64 GCC/Clang
+
+bool avx512Available() { return false; }
+void encodeSegmentAvx512(const LevelTable &lt, const SegmentEncode &e) {
+  encodeSegmentRef(lt, e);
 }
 
 #else // not x86-64 GCC/Clang: the reference only.

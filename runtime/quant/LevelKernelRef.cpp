@@ -26,6 +26,7 @@ LevelTable::LevelTable(const TypeSchedule &t)
   levels16.resize(std::max<size_t>(16, L), 0.0f);
   invWidth16 = invWidth;
   invWidth16.resize(std::max<size_t>(16, L), 0.0f);
+  uniform = isUniformLevels(levels.data(), L);
 }
 
 unsigned LevelTable::interval(float u) const {
@@ -137,11 +138,22 @@ void encodeSegmentRef(const LevelTable &lt, const SegmentEncode &e) {
       float u = std::min(std::fabs(x) * inv, 1.0f);
       if (std::isnan(u))
         u = 1.0f; // as the vector min(u, 1), which returns 1 for NaN
-      unsigned j = lt.interval(u);
-      float p = (u - lt.levels[j]) * lt.invWidth[j];
-      float r = uniformFromBits(
-          philoxBlock(e.key.seed, e.key.step, e.key.rank,
-                      (e.r.coord0 + i) >> 2)[(e.r.coord0 + i) & 3]);
+      unsigned j;
+      float p;
+      if (lt.uniform) {
+        // Uniform levels j/s: the interval and the fraction come from t =
+        // u * s directly (t - j is exact), no search and no table.
+        unsigned s = unsigned(lt.numLevels() - 1);
+        float t = u * float(s);
+        j = std::min(unsigned(t), s - 1);
+        p = t - float(j);
+      } else {
+        j = lt.interval(u);
+        p = (u - lt.levels[j]) * lt.invWidth[j];
+      }
+      uint64_t g = e.r.coord0 + i; // global coordinate
+      float r = uniformFromBits16(randomBits16(
+          philoxBlock(e.key.seed, e.key.step, e.key.rank, g >> 3), g));
       uint32_t q = r < p ? j + 1 : j;
       setBits(idx, i * ib, q, ib);
       if (q != 0 && std::signbit(x))
@@ -197,9 +209,12 @@ void accumulateSegmentRef(const LevelTable &lt, const uint8_t *seg,
 }
 
 void encodeSegment(const LevelTable &lt, const SegmentEncode &e, Kernel k) {
-  if (k == Kernel::Fast && avx2Available() && lt.type.bucketSize % 8 == 0)
-    encodeSegmentAvx2(lt, e);
-  else
+  if (k == Kernel::Fast && avx2Available() && lt.type.bucketSize % 8 == 0) {
+    if (avx512Available())
+      encodeSegmentAvx512(lt, e);
+    else
+      encodeSegmentAvx2(lt, e);
+  } else
     encodeSegmentRef(lt, e);
 }
 

@@ -5,6 +5,7 @@
 #include "GradientReport.h"
 #include "qoda/quant/Compressor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -44,7 +45,30 @@ void usage(FILE *out) {
       "         [--bucket N]   (variance and bits/coord on recorded "
       "gradients)\n"
       "Sizes (fp32 input bytes; K/M/G suffixes) go up by 4x from min to max.\n"
-      "--quick: 64 KiB..1 MiB, 10 ms per measurement (smoke test).\n");
+      "--quick: 64 KiB..1 MiB, 10 ms per measurement (smoke test).\n"
+      "layerwise: segments of 256 Ki coordinates alternating between a\n"
+      "uniform-levels type and a non-uniform one ((j/s)^2), both with\n"
+      "2^bits levels and the given bucket.\n");
+}
+
+/// The `layerwise` configuration of the throughput runs: what a schedule of
+/// many tensors looks like to the kernels, i.e. short segments switching
+/// between a type that takes the uniform rule and one that needs the
+/// interval search.
+Schedule layerwiseBenchSchedule(size_t n, unsigned bits, uint32_t bucket) {
+  unsigned s = (1u << bits) - 1;
+  Schedule sc;
+  TypeSchedule uniform;
+  uniform.levels = uniformLevels(s);
+  uniform.bucketSize = bucket;
+  TypeSchedule curved = uniform;
+  for (unsigned j = 1; j < s; ++j)
+    curved.levels[j] = float(j) * float(j) / (float(s) * float(s));
+  sc.types = {uniform, curved};
+  const size_t seg = size_t(1) << 18;
+  for (size_t at = 0, k = 0; at < n; at += seg, ++k)
+    sc.segments.push_back({at, std::min(seg, n - at), uint32_t(k % 2)});
+  return sc;
 }
 
 bool parseSize(const char *s, size_t &out) {
@@ -267,6 +291,8 @@ int runQuantBench(int argc, char **argv) {
           co.bucketSize = o.bucket;
           co.threads = th;
           co.kernel = o.kernel;
+          if (name == "layerwise")
+            co.schedule = layerwiseBenchSchedule(n, b, o.bucket);
           std::unique_ptr<Compressor> c;
           try {
             c = makeCompressor(name, co);

@@ -380,6 +380,22 @@ int main(int argc, char **argv) {
     fail("schedule hash after set_levels differs from the reference's");
   c.checkRound(makeInput(n, 0, 77), {7, 12345, 1}, k, "re-fitted levels");
 
+  // Re-fitted to exactly uniform levels j/s: every type now takes the
+  // uniform rounding rule (the flag follows set_levels, not the schedule).
+  for (size_t t = 0; t < qs.types.size(); ++t) {
+    quant::TypeSchedule &ts = qs.types[t];
+    if (ts.kind != quant::TypeKind::Levels)
+      continue;
+    ts.levels = quant::uniformLevels(unsigned(ts.levels.size() - 1));
+    if (model->api().set_levels(model->get(), uint32_t(t), ts.levels.data(),
+                                uint32_t(ts.levels.size())) != QODA_OK)
+      fail("set_levels: " + model->error());
+  }
+  makeRefs(qs);
+  if (model->api().schedule_hash(model->get()) != qs.hash())
+    fail("schedule hash after uniform set_levels differs from the reference's");
+  c.checkRound(makeInput(n, 1, 78), {8, 54321, 2}, k, "uniform levels");
+
   if (failures) {
     std::fprintf(stderr, "%d mismatches\n", failures);
     return 1;

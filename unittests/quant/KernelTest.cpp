@@ -149,20 +149,92 @@ TEST(Kernel, QsgdAndNuqsgdFastEqualsReference) {
 }
 
 TEST(Kernel, PhiloxCounterCarriesIntoHighWord) {
-  // A segment whose global coordinates cross 2^34 (Philox block 2^32): the
-  // vector counter must carry into the high word like the reference. The
-  // kernels take the global coordinate separately from the data pointer.
+  // Segments whose global coordinates cross 2^35 (Philox block 2^32, 8
+  // coordinates per block): the vector counter must carry into the high
+  // word like the reference. The kernels take the global coordinate
+  // separately from the data pointer. Uniform (qsgd), small and large
+  // non-uniform level tables; starts on and off a block boundary.
   if (!detail::avx2Available())
     GTEST_SKIP() << "no AVX2 on this machine";
-  TypeSchedule t = singleTypeSchedule(uniformLevels(15), 64).types[0];
-  detail::LevelTable lt(t);
   std::vector<float> v = mixedInput(200, 9);
-  uint64_t bytes = detail::segmentSizes(200, t).total();
-  std::vector<uint8_t> ref(bytes), fast(bytes);
-  detail::SegmentRange r{200, (uint64_t(1) << 34) - 43, 0, 200};
-  detail::encodeSegmentRef(lt, {v.data(), r, {5, 6, 7}, ref.data()});
-  detail::encodeSegmentAvx2(lt, {v.data(), r, {5, 6, 7}, fast.data()});
-  EXPECT_EQ(ref, fast);
+  unsigned checked = 0;
+  for (std::vector<float> levels :
+       {uniformLevels(15), levelsFor(16), levelsFor(100), uniformLevels(1)})
+    for (uint64_t start : {(uint64_t(1) << 35) - 43, (uint64_t(1) << 35) - 64,
+                           (uint64_t(1) << 35) - 8 * 11 - 1}) {
+      TypeSchedule t = singleTypeSchedule(levels, 64).types[0];
+      detail::LevelTable lt(t);
+      uint64_t bytes = detail::segmentSizes(200, t).total();
+      std::vector<uint8_t> ref(bytes), fast(bytes), wide(bytes);
+      detail::SegmentRange r{200, start, 0, 200};
+      detail::encodeSegmentRef(lt, {v.data(), r, {5, 6, 7}, ref.data()});
+      detail::encodeSegmentAvx2(lt, {v.data(), r, {5, 6, 7}, fast.data()});
+      EXPECT_EQ(ref, fast) << levels.size() << " levels, start " << start;
+      if (detail::avx512Available()) {
+        detail::encodeSegmentAvx512(lt, {v.data(), r, {5, 6, 7}, wide.data()});
+        EXPECT_EQ(ref, wide) << levels.size() << " levels, start " << start;
+      }
+      ++checked;
+    }
+  EXPECT_EQ(checked, 12u);
+}
+
+TEST(Kernel, BothVectorEncodersEqualReference) {
+  // Kernel::Fast runs one encoder per machine; this calls the AVX2 and the
+  // AVX-512VL build directly, over index widths 1-8 (32-coordinate packing
+  // for 1/2/4/8 bits, the generic packer otherwise), uniform and non-uniform
+  // levels of every search mode, and a segment start that is on neither a
+  // Philox block nor a byte.
+  if (!detail::avx2Available())
+    GTEST_SKIP() << "no AVX2 on this machine";
+  const uint64_t len = 5003, coord0 = 12345;
+  std::vector<float> v = mixedInput(len, 21);
+  unsigned checked = 0;
+  for (unsigned count : {2u, 3u, 4u, 5u, 8u, 9u, 16u, 17u, 32u, 100u, 256u})
+    for (bool uniform : {false, true})
+      for (uint32_t bucket : {8u, 64u, 1024u})
+        for (Norm norm : {Norm::L2, Norm::Linf}) {
+          std::vector<float> l =
+              uniform ? uniformLevels(count - 1) : levelsFor(count);
+          TypeSchedule t = singleTypeSchedule(l, bucket, norm).types[0];
+          detail::LevelTable lt(t);
+          ASSERT_EQ(lt.uniform, uniform || count == 2); // {0, 1} is j/1
+          uint64_t bytes = detail::segmentSizes(len, t).total();
+          std::vector<uint8_t> ref(bytes), fast(bytes, 0xaa), wide(bytes, 0x55);
+          detail::SegmentRange r{len, coord0, 0, len};
+          EncodeKey key{99, 3, 4};
+          detail::encodeSegmentRef(lt, {v.data(), r, key, ref.data()});
+          detail::encodeSegmentAvx2(lt, {v.data(), r, key, fast.data()});
+          ASSERT_EQ(ref, fast) << count << " levels, bucket " << bucket;
+          if (detail::avx512Available()) {
+            detail::encodeSegmentAvx512(lt, {v.data(), r, key, wide.data()});
+            ASSERT_EQ(ref, wide) << count << " levels, bucket " << bucket;
+          }
+          ++checked;
+        }
+  EXPECT_EQ(checked, 11u * 2 * 3 * 2);
+  std::printf("AVX-512VL encoder %s\n",
+              detail::avx512Available() ? "checked" : "not available here");
+}
+
+TEST(Kernel, UniformDetectionIsExact) {
+  // Only levels equal to float(j) / float(s) bit for bit take the uniform
+  // rule; anything else (exponential, fitted, one ulp off) the search.
+  for (unsigned s : {1u, 3u, 7u, 15u, 255u})
+    EXPECT_TRUE(
+        detail::LevelTable(singleTypeSchedule(uniformLevels(s), 64).types[0])
+            .uniform)
+        << s;
+  EXPECT_FALSE(
+      detail::LevelTable(singleTypeSchedule(exponentialLevels(3), 64).types[0])
+          .uniform);
+  EXPECT_FALSE(
+      detail::LevelTable(singleTypeSchedule(levelsFor(16), 64).types[0])
+          .uniform);
+  std::vector<float> off = uniformLevels(15);
+  off[5] = std::nextafter(off[5], 1.0f);
+  EXPECT_FALSE(
+      detail::LevelTable(singleTypeSchedule(off, 64).types[0]).uniform);
 }
 
 TEST(Kernel, ThreadsDoNotChangeMessages) {

@@ -4,8 +4,9 @@
 mixed.json covers every code path of the generated kernels: index widths
 1..8 bits, level counts that are and are not powers of two (interval search
 by counting and by table), L2/Linf norms, fp32/fp16 norms, the three cast
-kinds, segment offsets that are not multiples of 4 (Philox blocks straddle
-segments) or 8, partial last buckets, a zero-size parameter, and adjacent
+kinds, segment offsets that are not multiples of 8 (Philox blocks of 8
+coordinates straddle segments), levels that are exactly j/s (byte, qsgd4,
+two: the uniform rounding rule) next to others, partial last buckets, a zero-size parameter, and adjacent
 parameters of one type (merged into one segment). odd_bucket.json has a
 bucket that is not a multiple of 8 (CPU only: the CUDA emitter refuses it).
 """

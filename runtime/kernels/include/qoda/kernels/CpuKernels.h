@@ -14,6 +14,7 @@
 
 #include "qoda/kernels/MessagePlan.h"
 #include "qoda/quant/Half.h"
+#include "qoda/quant/Schedule.h"
 
 #include <algorithm>
 #include <cmath>
@@ -32,9 +33,12 @@ namespace qoda::kernels {
 
 /// Level data of one type at run time (the runtime may re-fit levels, so they
 /// are data, not constants). Mirrors quant's LevelTable: `start[k]` is the
-/// last interval whose lower level is <= k/256.
+/// last interval whose lower level is <= k/256; `uniform` is
+/// quant::isUniformLevels (levels j/s bit for bit: the uniform rounding rule
+/// of docs/quant.md, no search).
 struct LevelData {
   uint32_t count = 0;
+  uint32_t uniform = 0;
   float levels[256];
   float invWidth[256];
   uint16_t start[257];
@@ -42,6 +46,7 @@ struct LevelData {
 
 inline void fillLevelData(LevelData &d, const float *l, uint32_t n) {
   d.count = n;
+  d.uniform = quant::isUniformLevels(l, n) ? 1 : 0;
   for (uint32_t j = 0; j < n; ++j)
     d.levels[j] = l[j];
   for (uint32_t j = 0; j + 1 < n; ++j)
@@ -68,7 +73,9 @@ inline std::string checkLevels(const float *l, uint32_t n) {
 }
 
 /// Philox4x32-10 words for blocks [first, first + count) into out[4 * i + w],
-/// key/counter layout of quant/Philox.h. On x86-64 sixteen (AVX2, libraries
+/// key/counter layout of quant/Philox.h (block = coordinate / 8; read as
+/// uint16 on this little-endian host, out holds one random half-word per
+/// coordinate in coordinate order). On x86-64 sixteen (AVX2, libraries
 /// built for x86-64-v3) or four (SSE2, any x86-64) blocks go through the
 /// rounds together; the rest, and other CPUs, a scalar loop.
 inline void philoxBlocks(uint64_t seed, uint64_t step, uint32_t rank,
@@ -222,8 +229,9 @@ inline void philoxBlocks(uint64_t seed, uint64_t step, uint32_t rank,
       k0 += W0;
       k1 += W1;
     }
-    uint32_t *o = out + 4 * base;
-    o[0] = c0, o[1] = c1, o[2] = c2, o[3] = c3;
+    // memcpy, like the vector stores, may alias the caller's uint16 view.
+    const uint32_t o[4] = {c0, c1, c2, c3};
+    std::memcpy(out + 4 * base, o, sizeof o);
   }
 }
 
@@ -401,8 +409,27 @@ struct LevelsKernel {
   /// selected by compares and blends, not gathers, so the loop vectorises;
   /// every value equals the reference's.
   static void quantize(const float *__restrict x, uint32_t len, float inv,
-                       const uint32_t *__restrict r, const LevelData &d,
+                       const uint16_t *__restrict r, const LevelData &d,
                        uint32_t *__restrict q, uint32_t *__restrict sg) {
+    if (d.uniform) {
+      // Levels j/s: t = u * s, j = min(trunc(t), s - 1), p = t - j (exact).
+      constexpr float kS = float(NL - 1);
+      for (uint32_t i = 0; i < len; ++i) {
+        float u = std::fabs(x[i]) * inv;
+        u = u < 1.0f ? u : 1.0f; // NaN -> 1, as the reference
+        float t = u * kS;
+        int32_t j = int32_t(t);
+        j = j < int32_t(NL - 2) ? j : int32_t(NL - 2);
+        float p = t - float(j);
+        float rf = float(int32_t(r[i])) * (1.0f / 65536.0f);
+        int32_t idx = j + int32_t(rf < p);
+        int32_t bits;
+        std::memcpy(&bits, &x[i], 4);
+        q[i] = uint32_t(idx);
+        sg[i] = uint32_t(idx != 0) & (uint32_t(bits) >> 31);
+      }
+      return;
+    }
     if (NL > 17) {
       for (uint32_t i = 0; i < len; ++i) {
         float u = std::fabs(x[i]) * inv;
@@ -411,7 +438,7 @@ struct LevelsKernel {
         while (j + 2 < NL && d.levels[j + 1] <= u)
           ++j;
         float p = (u - d.levels[j]) * d.invWidth[j];
-        float rf = float(int32_t(r[i] >> 8)) * (1.0f / 16777216.0f);
+        float rf = float(int32_t(r[i])) * (1.0f / 65536.0f);
         uint32_t idx = j + uint32_t(rf < p);
         uint32_t bits;
         std::memcpy(&bits, &x[i], 4);
@@ -441,8 +468,8 @@ struct LevelsKernel {
         iw = L[m] <= u ? IW[m] : iw;
       }
       float p = (u - lo) * iw;
-      // r >> 8 < 2^24: the int32 conversion is exact and vectorises.
-      float rf = float(int32_t(r[i] >> 8)) * (1.0f / 16777216.0f);
+      // 16 random bits: the int32 conversion is exact and vectorises.
+      float rf = float(int32_t(r[i])) * (1.0f / 65536.0f);
       int32_t idx = j + int32_t(rf < p);
       int32_t bits;
       std::memcpy(&bits, &x[i], 4);
@@ -532,7 +559,9 @@ struct LevelsKernel {
     uint8_t *idxPlane = a.payload + sp.index, *signPlane = a.payload + sp.sign;
     BitOut<IB> idxOut(idxPlane); // only when buckets are not byte-aligned
     BitOut<1> signOut(signPlane);
-    uint32_t rnd[BUCKET + 8];
+    // The bucket's blocks (8 coordinates, 4 words each), read as one uint16
+    // per coordinate; philoxBlocks writes with may-alias stores / memcpy.
+    alignas(32) uint16_t rnd[BUCKET + 16];
     uint32_t q[BUCKET], sg[BUCKET];
     for (uint64_t b = 0; b < seg.length; b += BUCKET) {
       uint64_t start = seg.offset + b; // global coordinate (Philox counter)
@@ -546,11 +575,13 @@ struct LevelsKernel {
         std::memcpy(normOut, &norm, 4);
       normOut += kNormBytes;
       float inv = norm > 0.0f ? 1.0f / norm : 0.0f;
-      // One Philox block serves 4 consecutive coordinates of the flat buffer.
-      uint64_t firstBlock = start >> 2;
-      uint32_t nblocks = uint32_t(((start + len + 3) >> 2) - firstBlock);
-      philoxBlocks(a.seed, a.step, a.rank, firstBlock, nblocks, rnd);
-      quantize(x, len, inv, rnd + (start & 3), d, q, sg);
+      // One Philox block serves 8 consecutive coordinates of the flat
+      // buffer, 16 bits each (half-word order = coordinate order).
+      uint64_t firstBlock = start >> 3;
+      uint32_t nblocks = uint32_t(((start + len + 7) >> 3) - firstBlock);
+      philoxBlocks(a.seed, a.step, a.rank, firstBlock, nblocks,
+                   reinterpret_cast<uint32_t *>(rnd));
+      quantize(x, len, inv, rnd + (start & 7), d, q, sg);
       if (kByteAligned) {
         packAligned(idxPlane, signPlane, b, len, q, sg);
         continue;

@@ -41,6 +41,7 @@ struct DevSegment {
 struct DevLevels {
   float levels[256];
   float invWidth[256];
+  uint32_t uniform; ///< LevelData::uniform: levels j/s, no interval search
 };
 
 struct EncodeJob {
@@ -76,7 +77,8 @@ __device__ __forceinline__ void recordError(ErrorRecord *e, ErrKind kind,
   atomicMin(&e->first[kind], (unsigned long long)msg << 44 | coord);
 }
 
-/// Philox4x32-10 block (quant/Philox.h key/counter layout).
+/// Philox4x32-10 block (quant/Philox.h key/counter layout: block =
+/// coordinate / 8, coordinate g takes half-word g % 8 of the 128 bits).
 __device__ __forceinline__ uint4 philox(uint64_t seed, uint64_t step,
                                         uint32_t rank, uint64_t block) {
   uint32_t c0 = uint32_t(block), c1 = uint32_t(block >> 32),
@@ -233,23 +235,35 @@ struct LevelsCuda {
     float norm = normSh;
     float inv = norm > 0.0f ? __fdiv_rn(1.0f, norm) : 0.0f;
     uint64_t g0 = start + o;
-    uint4 blk[3];
-    blk[0] = philox(j.seed, j.step, j.rank, g0 >> 2);
-    blk[1] = philox(j.seed, j.step, j.rank, (g0 >> 2) + 1);
-    if ((g0 & 3) != 0)
-      blk[2] = philox(j.seed, j.step, j.rank, (g0 >> 2) + 2);
+    // The octet's 8 coordinates lie in one Philox block, or in two when the
+    // segment offset is not a multiple of 8.
+    uint4 blk[2];
+    blk[0] = philox(j.seed, j.step, j.rank, g0 >> 3);
+    if ((g0 & 7) != 0)
+      blk[1] = philox(j.seed, j.step, j.rank, (g0 >> 3) + 1);
+    const bool uniform = dl.uniform != 0;
     uint64_t codes = 0;
     uint32_t signs = 0;
 #pragma unroll
     for (uint32_t c = 0; c < 8; ++c) {
       if (c >= n)
         break;
-      uint32_t r = word(blk[((g0 & 3) + c) >> 2], (g0 + c) & 3);
+      uint32_t k = uint32_t(g0 & 7) + c; // half-word k of blk[0], blk[1]
+      uint32_t r =
+          (word(blk[k >> 3], (k & 7) >> 1) >> (16 * (k & 1))) & 0xffffu;
       float u = __fmul_rn(fabsf(x[c]), inv);
       u = u < 1.0f ? u : 1.0f; // NaN -> 1
-      uint32_t jv = interval(lev, u);
-      float p = __fmul_rn(__fsub_rn(u, lev[jv]), iw[jv]);
-      float rf = __fmul_rn(float(r >> 8), 1.0f / 16777216.0f);
+      uint32_t jv;
+      float p;
+      if (uniform) { // levels j/s: t = u * s, j = min(trunc(t), s - 1)
+        float tt = __fmul_rn(u, float(NL - 1));
+        jv = min(__float2uint_rz(tt), NL - 2);
+        p = __fsub_rn(tt, float(jv));
+      } else {
+        jv = interval(lev, u);
+        p = __fmul_rn(__fsub_rn(u, lev[jv]), iw[jv]);
+      }
+      float rf = __fmul_rn(float(r), 1.0f / 65536.0f);
       uint32_t q = rf < p ? jv + 1 : jv;
       codes |= uint64_t(q) << (c * IB);
       signs |= uint32_t(q != 0 && signbit(x[c])) << c;
@@ -483,6 +497,7 @@ inline DevLevels toDev(const LevelData &d) {
     l.levels[i] = d.levels[i];
   for (uint32_t i = 0; i + 1 < d.count; ++i)
     l.invWidth[i] = d.invWidth[i];
+  l.uniform = d.uniform;
   return l;
 }
 

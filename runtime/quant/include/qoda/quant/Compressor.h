@@ -95,7 +95,8 @@ std::unique_ptr<Compressor> makeCompressor(const std::string &name,
                                            const CompressorOptions &opts = {});
 /// The names makeCompressor accepts.
 std::vector<std::string> compressorNames();
-/// The kernel Kernel::Fast selects on this machine: "avx2" or "scalar".
+/// The kernel Kernel::Fast selects on this machine: "avx2+avx512vl" (the
+/// level encoder built for AVX-512VL, the rest AVX2), "avx2" or "scalar".
 std::string fastKernelName();
 
 } // namespace qoda::quant

@@ -28,8 +28,8 @@ inline std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> ctr,
 
 /// Key/counter layout shared by every implementation:
 ///   key     = (seed low 32, seed high 32)
-///   counter = (coordinate/4 low 32, coordinate/4 high 32, step low 32, rank)
-/// Output word (coordinate % 4) belongs to `coordinate`.
+///   counter = (block low 32, block high 32, step low 32, rank)
+/// with block = coordinate / 8: one block serves 8 consecutive coordinates.
 inline std::array<uint32_t, 4> philoxBlock(uint64_t seed, uint64_t step,
                                            uint32_t rank, uint64_t block) {
   return philox4x32_10(
@@ -37,16 +37,30 @@ inline std::array<uint32_t, 4> philoxBlock(uint64_t seed, uint64_t step,
       {uint32_t(seed), uint32_t(seed >> 32)});
 }
 
-/// Uniform float in [0, 1) with 24 random bits (exactly representable).
-inline float uniformFromBits(uint32_t bits) {
-  return float(bits >> 8) * (1.0f / 16777216.0f);
+/// Coordinates served by one Philox block (16 random bits each).
+constexpr unsigned kCoordsPerBlock = 8;
+
+/// The 16 random bits of `coordinate` from its block (coordinate / 8):
+/// half-word coordinate % 8 of the 128 output bits, i.e. word
+/// (coordinate % 8) / 2, low half for even coordinates, high half for odd
+/// ones (on a little-endian host, the block's 8 uint16 in memory order).
+inline uint32_t randomBits16(const std::array<uint32_t, 4> &block,
+                             uint64_t coordinate) {
+  return (block[(coordinate & 7) >> 1] >> (16 * (coordinate & 1))) & 0xffffu;
+}
+
+/// Uniform float in [0, 1) from 16 random bits (exact: h * 2^-16). A
+/// rounding probability p is then resolved as P(r < p) = ceil(p 2^16) /
+/// 2^16, which exceeds p by less than 2^-16.
+inline float uniformFromBits16(uint32_t bits16) {
+  return float(bits16) * (1.0f / 65536.0f);
 }
 
 /// The uniform number used for `coordinate` (slow path: one block per call).
 inline float philoxUniform(uint64_t seed, uint64_t step, uint32_t rank,
                            uint64_t coordinate) {
-  return uniformFromBits(
-      philoxBlock(seed, step, rank, coordinate >> 2)[coordinate & 3]);
+  return uniformFromBits16(
+      randomBits16(philoxBlock(seed, step, rank, coordinate >> 3), coordinate));
 }
 
 } // namespace qoda::quant

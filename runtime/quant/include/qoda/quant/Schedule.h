@@ -5,6 +5,7 @@
 #ifndef QODA_QUANT_SCHEDULE_H
 #define QODA_QUANT_SCHEDULE_H
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -64,6 +65,18 @@ struct Schedule {
 
 /// Uniform levels j/s, j = 0..s (QSGD with s intervals).
 std::vector<float> uniformLevels(unsigned s);
+/// True when l[j] == float(j) / float(n-1) for every j, bit for bit (what
+/// uniformLevels gives): the kernels' exact test for the uniform rounding
+/// rule (docs/quant.md), identical on every rank because it reads only the
+/// level values.
+inline bool isUniformLevels(const float *l, size_t n) {
+  if (n < 2)
+    return false;
+  for (size_t j = 0; j < n; ++j)
+    if (l[j] != float(j) / float(n - 1))
+      return false;
+  return true;
+}
 /// Exponential levels 0, 2^-(s-1), ..., 1/2, 1 (NUQSGD, s non-zero levels).
 std::vector<float> exponentialLevels(unsigned s);
 /// Single-type schedule with the given levels.
