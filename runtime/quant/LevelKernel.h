@@ -14,6 +14,7 @@
 #define QODA_QUANT_LEVELKERNEL_H
 
 #include "qoda/quant/Compressor.h"
+#include "qoda/quant/LevelVecTypes.h"
 #include "qoda/quant/Schedule.h"
 
 #include <cstddef>
@@ -86,14 +87,35 @@ std::string validateSegmentRef(const LevelTable &lt, const uint8_t *seg,
 void accumulateSegmentRef(const LevelTable &lt, const uint8_t *seg,
                           const SegmentRange &r, float weight, float *sum);
 
+/// The views the vector cores (qoda/quant/LevelVec.h) take.
+inline levelvec::Levels vecLevels(const LevelTable &lt) {
+  return {lt.levels16.data(),       lt.invWidth16.data(), lt.search.data(),
+          uint32_t(lt.numLevels()), lt.searchSize,        lt.uniform};
+}
+inline levelvec::Segment vecSegment(const LevelTable &lt,
+                                    const SegmentEncode &e) {
+  SegmentSizes sz = segmentSizes(e.r.len, lt.type);
+  return {e.v,
+          e.r.len,
+          e.r.coord0,
+          e.r.begin,
+          e.r.end,
+          lt.type.bucketSize,
+          lt.type.norm == Norm::L2,
+          lt.type.normPrecision == NormPrecision::Fp16,
+          e.out,
+          e.out + sz.normBytes,
+          e.out + sz.normBytes + sz.indexBytes};
+}
+
 /// True when the AVX2 kernels can run on this CPU.
 bool avx2Available();
 /// AVX2 versions; callers check avx2Available(). The encoder needs a bucket
 /// size that is a multiple of 8 (callers use the reference otherwise).
 void encodeSegmentAvx2(const LevelTable &lt, const SegmentEncode &e);
 /// True when the CPU also has AVX-512F/VL: encodeSegment then uses
-/// encodeSegmentAvx512, the same encoder compiled for AVX-512VL
-/// (LevelKernelAvx512.cpp); byte-identical output.
+/// encodeSegmentAvx512, the same encoder (qoda/quant/LevelVec.h) compiled
+/// for AVX-512VL (LevelKernelAvx512.cpp); byte-identical output.
 bool avx512Available();
 void encodeSegmentAvx512(const LevelTable &lt, const SegmentEncode &e);
 std::string validateSegmentAvx2(const LevelTable &lt, const uint8_t *seg,

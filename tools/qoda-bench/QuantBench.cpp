@@ -4,6 +4,10 @@
 // input bytes (4 n). The baselines run on one thread; kernels on --threads.
 #include "GradientReport.h"
 #include "qoda/quant/Compressor.h"
+// The encoder's Philox generator, both builds (philox_gbps).
+#include "qoda/quant/LevelVec.h"
+#define QODA_LEVELVEC_AVX512VL 1
+#include "qoda/quant/LevelVec.h"
 
 #include <algorithm>
 #include <chrono>
@@ -48,7 +52,15 @@ void usage(FILE *out) {
       "--quick: 64 KiB..1 MiB, 10 ms per measurement (smoke test).\n"
       "layerwise: segments of 256 Ki coordinates alternating between a\n"
       "uniform-levels type and a non-uniform one ((j/s)^2), both with\n"
-      "2^bits levels and the given bucket.\n");
+      "2^bits levels and the given bucket.\n"
+      "GB/s count fp32 input bytes (4 per coordinate); *_cpu_gbps per CPU\n"
+      "second of the process. read/memcpy: one-thread passes over the input.\n"
+      "philox_gbps / philox_cpu_gbps: the level encoder's vector Philox\n"
+      "generator alone (the build the encoder picks on this CPU) making the\n"
+      "16 random bits of every coordinate, consumed by an xor-fold: a bound\n"
+      "no quantize kernel can beat; philox_time_over_read_cpu: its CPU time\n"
+      "over the read pass's (quantize at 0.5x read has a budget of 2.0).\n"
+      "The philox fields are null on a CPU without AVX2.\n");
 }
 
 /// The `layerwise` configuration of the throughput runs: what a schedule of
@@ -136,7 +148,27 @@ template <typename F> Timing timeIt(F &&f, double minSeconds) {
   return {elapsed / reps, (processCpuSeconds() - c0) / reps};
 }
 
-volatile float gSink; // keeps the read pass from being optimised away
+volatile float gSink;        // keeps the read pass from being optimised away
+volatile uint32_t gWordSink; // the same for the generator pass
+
+/// The level encoder's vector Philox generator alone for coordinates
+/// [0, n), in the build encodeSegment picks on this CPU, its output consumed
+/// (xor-folded); false when this CPU has no AVX2 (no vector generator).
+bool philoxPass(size_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  namespace lv = levelvec;
+  if (lv::cpuHasAvx512vl())
+    gWordSink = lv::avx512vl::philoxFold({1, 0, 0}, 0, n);
+  else if (lv::cpuHasAvx2())
+    gWordSink = lv::avx2::philoxFold({1, 0, 0}, 0, n);
+  else
+    return false;
+  return true;
+#else
+  (void)n;
+  return false;
+#endif
+}
 
 } // namespace
 
@@ -283,6 +315,11 @@ int runQuantBench(int argc, char **argv) {
         o.minSeconds);
     Timing tCopy =
         timeIt([&] { std::memcpy(dst.data(), v.data(), n * 4); }, o.minSeconds);
+    // The bound no kernel choice removes: 16 random bits per coordinate.
+    const bool havePhilox = philoxPass(1);
+    Timing tPhilox;
+    if (havePhilox)
+      tPhilox = timeIt([&] { philoxPass(n); }, o.minSeconds);
     for (const std::string &name : o.compressors) {
       for (unsigned b : o.bits) {
         for (unsigned th : o.threads) {
@@ -334,6 +371,13 @@ int runQuantBench(int argc, char **argv) {
                  r = gb / tRead.wall, m = gb / tCopy.wall;
           double qc = gb / tQuant.cpu, dc = gb * o.peers / tDecode.cpu,
                  rc = gb / tRead.cpu, mc = gb / tCopy.cpu;
+          // Generator GB/s (wall, CPU) as JSON numbers, or null without one.
+          char ph[96] = "null", phc[96] = "null", phr[96] = "null";
+          if (havePhilox) {
+            std::snprintf(ph, sizeof ph, "%.3f", gb / tPhilox.wall);
+            std::snprintf(phc, sizeof phc, "%.3f", gb / tPhilox.cpu);
+            std::snprintf(phr, sizeof phr, "%.4f", tPhilox.cpu / tRead.cpu);
+          }
           if (o.json)
             std::printf(
                 "{\"compressor\": \"%s\", \"bits\": %u, \"bucket\": %u, "
@@ -346,17 +390,19 @@ int runQuantBench(int argc, char **argv) {
                 "\"quantize_cpu_gbps\": %.3f, "
                 "\"decode_accumulate_cpu_gbps\": %.3f, "
                 "\"read_cpu_gbps\": %.3f, \"memcpy_cpu_gbps\": %.3f, "
-                "\"quantize_over_read_cpu\": %.4f}\n",
+                "\"quantize_over_read_cpu\": %.4f, \"philox_gbps\": %s, "
+                "\"philox_cpu_gbps\": %s, \"philox_time_over_read_cpu\": "
+                "%s}\n",
                 name.c_str(), b, o.bucket, th, kernel.c_str(), bytes, o.peers,
-                bitsPerCoord, q, d, r, m, q / r, d / r, qc, dc, rc, mc,
-                qc / rc);
+                bitsPerCoord, q, d, r, m, q / r, d / r, qc, dc, rc, mc, qc / rc,
+                ph, phc, phr);
           else
             std::printf("%-14s bits=%u bucket=%u threads=%u kernel=%s "
                         "size=%zuB quantize=%.2f decode_acc=%.2f read=%.2f "
                         "memcpy=%.2f GB/s (quantize/read=%.3f; CPU time: "
-                        "quantize=%.2f read=%.2f GB/s)\n",
+                        "quantize=%.2f read=%.2f philox=%s GB/s)\n",
                         name.c_str(), b, o.bucket, th, kernel.c_str(), bytes, q,
-                        d, r, m, q / r, qc, rc);
+                        d, r, m, q / r, qc, rc, phc);
           std::fflush(stdout);
         }
       }

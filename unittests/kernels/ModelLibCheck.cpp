@@ -400,10 +400,14 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "%d mismatches\n", failures);
     return 1;
   }
+  // The vector build this process's CPU checks pick (the library and the
+  // generated kernels share them, qoda/quant/LevelVecTypes.h).
   std::printf("OK %s: %" PRIu64 " coordinates, %u segments, %u types, "
-              "device %s, reference %s: messages, decode-accumulate (K=%u), "
-              "rejections, update and re-fitted levels equal\n",
+              "device %s, reference %s, vector build %s, library built for "
+              "%s: messages, decode-accumulate (K=%u), rejections, update and "
+              "re-fitted levels equal\n",
               lib->layout().model, n, lib->layout().num_segments,
-              lib->layout().num_types, device.c_str(), reference.c_str(), k);
+              lib->layout().num_types, device.c_str(), reference.c_str(),
+              quant::fastKernelName().c_str(), lib->layout().cpu_arch, k);
   return 0;
 }

@@ -4,6 +4,9 @@
 // special input values. Also checks the thread count never changes bytes.
 #include "LevelKernel.h" // internal: kernel-level checks
 #include "qoda/quant/Compressor.h"
+#include "qoda/quant/LevelVec.h"
+#define QODA_LEVELVEC_AVX512VL 1
+#include "qoda/quant/LevelVec.h"
 #include "qoda/quant/Philox.h"
 #include "qoda/quant/Wire.h"
 
@@ -215,6 +218,30 @@ TEST(Kernel, BothVectorEncodersEqualReference) {
   EXPECT_EQ(checked, 11u * 2 * 3 * 2);
   std::printf("AVX-512VL encoder %s\n",
               detail::avx512Available() ? "checked" : "not available here");
+}
+
+TEST(Kernel, PhiloxFoldIsTheGeneratorsOutput) {
+  // qoda-bench's philox_gbps times philoxFold: it must consume exactly the
+  // random half-words the encoder uses (odd starts, chunks, 2^32 blocks).
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!levelvec::cpuHasAvx2())
+    GTEST_SKIP() << "no AVX2";
+  const levelvec::Key key{0x0123456789abcdefull, 77, 3};
+  for (uint64_t c : {uint64_t(0), uint64_t(5), (uint64_t(1) << 35) - 13})
+    for (uint64_t n : {uint64_t(1), uint64_t(31), uint64_t(1500)}) {
+      uint32_t expect = 0;
+      for (uint64_t i = c; i < c + n; ++i)
+        expect ^=
+            randomBits16(philoxBlock(key.seed, key.step, key.rank, i >> 3), i);
+      EXPECT_EQ(levelvec::avx2::philoxFold(key, c, n), expect) << c << " " << n;
+      if (levelvec::cpuHasAvx512vl()) {
+        EXPECT_EQ(levelvec::avx512vl::philoxFold(key, c, n), expect)
+            << c << " " << n;
+      }
+    }
+#else
+  GTEST_SKIP() << "x86-64 only";
+#endif
 }
 
 TEST(Kernel, UniformDetectionIsExact) {

@@ -1,19 +1,24 @@
 // CPU kernel building blocks of a generated model library. Header-only and
 // templated on the schedule's compile-time constants (index bits, bucket
 // size, norm, norm precision, number of levels), so the code generator's
-// instantiations are specialised: 8 codes packed into whole bytes with
-// fixed-size stores, a compare-and-blend interval search over levels held in
-// registers, Philox in SSE2/AVX2 lanes, and AVX2 paths (when the library is
-// compiled for x86-64-v3) for the norm, packing, validation and
-// accumulation. The arithmetic is exactly that of qoda::quant's "layerwise"
-// compressor (docs/quant.md, "Bit-exact definition": same float operations
-// in the same order, same Philox words), so messages are byte-identical; the
-// tests check this against the library, never against a copy.
+// instantiations are specialised. On x86-64 the byte-aligned buckets (a
+// multiple of 8 coordinates, the common case) run the quantization library's
+// own vector cores (qoda/quant/LevelVec.h: one implementation, instantiated
+// here with the type's index width and level count as constants), picked at
+// run time: the AVX-512VL build of the encoder when the CPU has it, else the
+// AVX2 build, else the portable code below (compare-and-blend interval
+// search, Philox in SSE2 lanes, 8 codes per fixed-size store), which also
+// serves buckets that are not a multiple of 8. The arithmetic is exactly that
+// of qoda::quant's "layerwise" compressor (docs/quant.md, "Bit-exact
+// definition": same float operations in the same order, same Philox words), so
+// messages are byte-identical; the tests check this against the library, never
+// against a copy.
 #ifndef QODA_KERNELS_CPUKERNELS_H
 #define QODA_KERNELS_CPUKERNELS_H
 
 #include "qoda/kernels/MessagePlan.h"
 #include "qoda/quant/Half.h"
+#include "qoda/quant/LevelVecTypes.h"
 #include "qoda/quant/Schedule.h"
 
 #include <algorithm>
@@ -25,8 +30,13 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
-#ifdef __AVX2__
-#include <immintrin.h>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__CUDACC__)
+// Both builds of the vector cores; every function carries its target
+// attribute, so this works whatever -march the library is compiled for.
+#define QODA_KERNELS_LEVELVEC 1
+#include "qoda/quant/LevelVec.h"
+#define QODA_LEVELVEC_AVX512VL 1
+#include "qoda/quant/LevelVec.h"
 #endif
 
 namespace qoda::kernels {
@@ -35,22 +45,30 @@ namespace qoda::kernels {
 /// are data, not constants). Mirrors quant's LevelTable: `start[k]` is the
 /// last interval whose lower level is <= k/256; `uniform` is
 /// quant::isUniformLevels (levels j/s bit for bit: the uniform rounding rule
-/// of docs/quant.md, no search).
+/// of docs/quant.md, no search); levels and invWidth are zero-padded and
+/// `search` is laid out as the vector cores' quant::levelvec::Levels wants.
 struct LevelData {
   uint32_t count = 0;
   uint32_t uniform = 0;
   float levels[256];
   float invWidth[256];
   uint16_t start[257];
+  uint32_t searchSize = 1; ///< power of two >= count - 1
+  float search[256];       ///< l_0 .. l_{count-2}, then +inf
 };
 
 inline void fillLevelData(LevelData &d, const float *l, uint32_t n) {
   d.count = n;
   d.uniform = quant::isUniformLevels(l, n) ? 1 : 0;
-  for (uint32_t j = 0; j < n; ++j)
-    d.levels[j] = l[j];
-  for (uint32_t j = 0; j + 1 < n; ++j)
-    d.invWidth[j] = 1.0f / (l[j + 1] - l[j]);
+  for (uint32_t j = 0; j < 256; ++j) {
+    d.levels[j] = j < n ? l[j] : 0.0f;
+    d.invWidth[j] = j + 1 < n ? 1.0f / (l[j + 1] - l[j]) : 0.0f;
+  }
+  d.searchSize = 1;
+  while (d.searchSize < n - 1)
+    d.searchSize *= 2;
+  for (uint32_t j = 0; j < 256; ++j)
+    d.search[j] = j + 1 < n ? l[j] : INFINITY;
   uint32_t j = 0;
   for (uint32_t k = 0; k <= 256; ++k) {
     float x = float(k) / 256.0f;
@@ -75,93 +93,18 @@ inline std::string checkLevels(const float *l, uint32_t n) {
 /// Philox4x32-10 words for blocks [first, first + count) into out[4 * i + w],
 /// key/counter layout of quant/Philox.h (block = coordinate / 8; read as
 /// uint16 on this little-endian host, out holds one random half-word per
-/// coordinate in coordinate order). On x86-64 sixteen (AVX2, libraries
-/// built for x86-64-v3) or four (SSE2, any x86-64) blocks go through the
-/// rounds together; the rest, and other CPUs, a scalar loop.
+/// coordinate in coordinate order). On x86-64 sixteen (AVX2 CPUs: the vector
+/// cores' generator) or four (SSE2, any x86-64) blocks go through the rounds
+/// together; the rest, and other CPUs, a scalar loop.
 inline void philoxBlocks(uint64_t seed, uint64_t step, uint32_t rank,
                          uint64_t first, uint32_t count, uint32_t *out) {
   constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
   constexpr uint32_t W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   uint32_t base = 0;
-#ifdef __AVX2__
-  // Sixteen blocks per step when the library is built for x86-64-v3: two
-  // independent groups of 8 lanes, so the multiplies of one group overlap
-  // the latency of the other's (one group alone is latency-bound).
-  const __m256i n0m = _mm256_set1_epi32(int(M0)),
-                n1m = _mm256_set1_epi32(int(M1));
-  const __m256i lo = _mm256_set1_epi64x(0xffffffffll);
-  struct Lanes {
-    __m256i c0, c1, c2, c3;
-  };
-  auto init = [&](uint64_t b) {
-    alignas(32) uint32_t hiw[8];
-    for (uint32_t l = 0; l < 8; ++l)
-      hiw[l] = uint32_t((b + l) >> 32);
-    return Lanes{_mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(b))),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
-                 _mm256_load_si256(reinterpret_cast<const __m256i *>(hiw)),
-                 _mm256_set1_epi32(int(uint32_t(step))),
-                 _mm256_set1_epi32(int(rank))};
-  };
-  auto round = [&](Lanes &x, __m256i k0, __m256i k1) {
-    __m256i p0e = _mm256_mul_epu32(x.c0, n0m);
-    __m256i p0o = _mm256_mul_epu32(_mm256_srli_epi64(x.c0, 32), n0m);
-    __m256i p1e = _mm256_mul_epu32(x.c2, n1m);
-    __m256i p1o = _mm256_mul_epu32(_mm256_srli_epi64(x.c2, 32), n1m);
-    __m256i lo0 =
-        _mm256_or_si256(_mm256_and_si256(p0e, lo), _mm256_slli_epi64(p0o, 32));
-    __m256i hi0 = _mm256_or_si256(_mm256_srli_epi64(p0e, 32),
-                                  _mm256_andnot_si256(lo, p0o));
-    __m256i lo1 =
-        _mm256_or_si256(_mm256_and_si256(p1e, lo), _mm256_slli_epi64(p1o, 32));
-    __m256i hi1 = _mm256_or_si256(_mm256_srli_epi64(p1e, 32),
-                                  _mm256_andnot_si256(lo, p1o));
-    x.c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, x.c1), k0);
-    x.c1 = lo1;
-    x.c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, x.c3), k1);
-    x.c3 = lo0;
-  };
-  // 8 lanes x 4 words -> block-major: A = [b0|b4], B = [b1|b5],
-  // C = [b2|b6], D = [b3|b7], then regroup the 128-bit halves.
-  auto store = [](const Lanes &x, uint32_t *o32) {
-    __m256i t0 = _mm256_unpacklo_epi32(x.c0, x.c1),
-            t1 = _mm256_unpacklo_epi32(x.c2, x.c3);
-    __m256i t2 = _mm256_unpackhi_epi32(x.c0, x.c1),
-            t3 = _mm256_unpackhi_epi32(x.c2, x.c3);
-    __m256i A = _mm256_unpacklo_epi64(t0, t1),
-            B = _mm256_unpackhi_epi64(t0, t1);
-    __m256i C = _mm256_unpacklo_epi64(t2, t3),
-            D = _mm256_unpackhi_epi64(t2, t3);
-    __m256i *o = reinterpret_cast<__m256i *>(o32);
-    _mm256_storeu_si256(o + 0, _mm256_permute2x128_si256(A, B, 0x20));
-    _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(C, D, 0x20));
-    _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(A, B, 0x31));
-    _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(C, D, 0x31));
-  };
-  for (; base + 16 <= count; base += 16) {
-    Lanes x = init(first + base), y = init(first + base + 8);
-    uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
-    for (int r = 0; r < 10; ++r) {
-      __m256i vk0 = _mm256_set1_epi32(int(k0)),
-              vk1 = _mm256_set1_epi32(int(k1));
-      round(x, vk0, vk1);
-      round(y, vk0, vk1);
-      k0 += W0;
-      k1 += W1;
-    }
-    store(x, out + 4 * base);
-    store(y, out + 4 * (base + 8));
-  }
-  for (; base + 8 <= count; base += 8) {
-    Lanes x = init(first + base);
-    uint32_t k0 = uint32_t(seed), k1 = uint32_t(seed >> 32);
-    for (int r = 0; r < 10; ++r) {
-      round(x, _mm256_set1_epi32(int(k0)), _mm256_set1_epi32(int(k1)));
-      k0 += W0;
-      k1 += W1;
-    }
-    store(x, out + 4 * base);
-  }
+#ifdef QODA_KERNELS_LEVELVEC
+  if (quant::levelvec::cpuHasAvx2()) // 16 or 8 blocks per step
+    base = uint32_t(quant::levelvec::avx2::philoxBlocks({seed, step, rank},
+                                                        first, count, out));
 #endif
 #ifdef __SSE2__
   const __m128i m0 = _mm_set1_epi32(int(M0)), m1 = _mm_set1_epi32(int(M1));
@@ -242,22 +185,14 @@ inline void philoxBlocks(uint64_t seed, uint64_t step, uint32_t rank,
 /// rounded up once more.
 template <uint32_t NORM, uint32_t NPREC>
 inline float bucketNorm(const float *x, uint32_t n, uint16_t *wire) {
+#ifdef QODA_KERNELS_LEVELVEC
+  if (quant::levelvec::cpuHasAvx2())
+    return quant::levelvec::avx2::bucketNorm(x, n, NORM == 0, NPREC == 1, wire);
+#endif
   double norm = 0.0;
   if (NORM == 0) {
     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     uint32_t i = 0;
-#ifdef __AVX2__
-    // The 8 lanes in two registers: lane k's additions keep their order.
-    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-    for (; i + 8 <= n; i += 8) {
-      __m256d x0 = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
-      __m256d x1 = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
-      a0 = _mm256_add_pd(a0, _mm256_mul_pd(x0, x0));
-      a1 = _mm256_add_pd(a1, _mm256_mul_pd(x1, x1));
-    }
-    _mm256_storeu_pd(acc, a0);
-    _mm256_storeu_pd(acc + 4, a1);
-#endif
     for (; i + 8 <= n; i += 8)
       for (uint32_t k = 0; k < 8; ++k)
         acc[k] += double(x[i + k]) * double(x[i + k]);
@@ -272,14 +207,7 @@ inline float bucketNorm(const float *x, uint32_t n, uint16_t *wire) {
       m = std::fabs(x[i]) > m ? std::fabs(x[i]) : m;
     norm = m;
   }
-  float f = float(norm);
-  if (double(f) < norm)
-    f = std::nextafter(f, INFINITY);
-  if (NPREC == 1) {
-    *wire = quant::floatToHalfRoundUp(f);
-    return quant::halfToFloat(*wire);
-  }
-  return f;
+  return quant::levelvec::transmittedNorm(norm, NPREC == 1, wire);
 }
 
 /// Little-endian value of bytes p[0..n), assembled in a register: a memcpy
@@ -484,28 +412,6 @@ struct LevelsKernel {
                           uint32_t len, const uint32_t *q, const uint32_t *sg) {
     uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
     uint32_t g0 = 0;
-#ifdef __AVX2__
-    if (IB <= 4) { // 8 codes of <= 4 bits fit one 32-bit lane after shifts
-      const __m256i shifts = _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB,
-                                               5 * IB, 6 * IB, 7 * IB);
-      for (; g0 + 1 <= len / 8; ++g0) {
-        __m256i qv = _mm256_sllv_epi32(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(q + 8 * g0)),
-            shifts);
-        __m128i o = _mm_or_si128(_mm256_castsi256_si128(qv),
-                                 _mm256_extracti128_si256(qv, 1));
-        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0x4e));
-        o = _mm_or_si128(o, _mm_shuffle_epi32(o, 0xb1));
-        uint32_t v = uint32_t(_mm_cvtsi128_si32(o));
-        for (unsigned k = 0; k < IB; ++k)
-          ip[g0 * IB + k] = uint8_t(v >> (8 * k));
-        __m256i sv = _mm256_slli_epi32(
-            _mm256_loadu_si256(reinterpret_cast<const __m256i *>(sg + 8 * g0)),
-            31);
-        sp[g0] = uint8_t(_mm256_movemask_ps(_mm256_castsi256_ps(sv)));
-      }
-    }
-#endif
     for (uint32_t g = g0; g * 8 < len; ++g) {
       uint64_t v = 0;
       uint32_t sb = 0;
@@ -553,8 +459,44 @@ struct LevelsKernel {
     }
   }
 
+#ifdef QODA_KERNELS_LEVELVEC
+  static quant::levelvec::Levels vecLevels(const LevelData &d) {
+    return {d.levels, d.invWidth, d.search, NL, d.searchSize, d.uniform != 0};
+  }
+
+  /// The vector cores (byte-aligned buckets, an AVX2 CPU); false otherwise.
+  static bool encodeVec(const EncodeArgs &a, const qoda_segment_info &seg,
+                        const SegmentPlan &sp, const LevelData &d) {
+    namespace lv = quant::levelvec;
+    if (!kByteAligned || !lv::cpuHasAvx2())
+      return false;
+    const lv::Segment s{a.v + seg.offset,
+                        seg.length,
+                        seg.offset,
+                        0,
+                        seg.length,
+                        BUCKET,
+                        NORM == 0,
+                        NPREC == 1,
+                        a.payload + sp.begin,
+                        a.payload + sp.index,
+                        a.payload + sp.sign};
+    if (lv::cpuHasAvx512vl())
+      lv::avx512vl::encodeSegment<IB, NL>(vecLevels(d),
+                                          {a.seed, a.step, a.rank}, s);
+    else
+      lv::avx2::encodeSegment<IB, NL>(vecLevels(d), {a.seed, a.step, a.rank},
+                                      s);
+    return true;
+  }
+#endif
+
   static void encode(const EncodeArgs &a, const qoda_segment_info &seg,
                      const SegmentPlan &sp, const LevelData &d) {
+#ifdef QODA_KERNELS_LEVELVEC
+    if (encodeVec(a, seg, sp, d))
+      return;
+#endif
     uint8_t *normOut = a.payload + sp.begin;
     uint8_t *idxPlane = a.payload + sp.index, *signPlane = a.payload + sp.sign;
     BitOut<IB> idxOut(idxPlane); // only when buckets are not byte-aligned
@@ -640,14 +582,18 @@ struct LevelsKernel {
         return false;
       }
     }
-    uint32_t q[BUCKET], sg[BUCKET];
-    for (uint64_t b = 0; b < seg.length; b += BUCKET) {
-      uint32_t len = uint32_t(std::min<uint64_t>(BUCKET, seg.length - b));
-#ifdef __AVX2__
-      if (kByteAligned && IB <= 4 &&
-          !anyBadCodeAvx2(payload + sp.index, payload + sp.sign, b, len))
-        continue; // the common case, 8 codes per vector step
+    uint64_t from = 0; // codes before `from` are known to be valid
+#ifdef QODA_KERNELS_LEVELVEC
+    // The common case: every whole group of 8 codes in one vector pass; a
+    // partial last group (the segment's end) leaves its bucket to the loop.
+    if (kByteAligned && quant::levelvec::cpuHasAvx2() &&
+        !quant::levelvec::avx2::anyBadCode<IB>(
+            payload + sp.index, payload + sp.sign, seg.length / 8 * 8, NL))
+      from = seg.length % 8 ? seg.length / BUCKET * BUCKET : seg.length;
 #endif
+    uint32_t q[BUCKET], sg[BUCKET];
+    for (uint64_t b = from; b < seg.length; b += BUCKET) {
+      uint32_t len = uint32_t(std::min<uint64_t>(BUCKET, seg.length - b));
       if (kAllIndicesValid && kByteAligned &&
           !anyNegativeZero(payload + sp.index, payload + sp.sign, b, len))
         continue; // the common case, checked on packed bytes
@@ -685,83 +631,6 @@ struct LevelsKernel {
     return true;
   }
 
-#ifdef __AVX2__
-  /// True if some code of the bucket has an index >= NL or is a "negative
-  /// zero" (index 0, sign 1); 8 codes per step (types of <= 16 levels).
-  static bool anyBadCodeAvx2(const uint8_t *idxPlane, const uint8_t *signPlane,
-                             uint64_t rel, uint32_t len) {
-    const __m256i shifts = _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB,
-                                             5 * IB, 6 * IB, 7 * IB);
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask = _mm256_set1_epi32(int(kCodeMask));
-    const __m256i one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
-    const __m256i maxIdx = _mm256_set1_epi32(int(NL - 1));
-    const uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
-    __m256i bad = zero;
-    for (uint32_t g = 0; g * 8 < len; ++g) {
-      uint32_t v = uint32_t(loadBytes(
-          ip + g * IB, 8 * g + 8 <= len ? IB : ((len - 8 * g) * IB + 7) / 8));
-      __m256i q = _mm256_and_si256(
-          _mm256_srlv_epi32(_mm256_set1_epi32(int(v)), shifts), mask);
-      __m256i sg = _mm256_and_si256(
-          _mm256_srlv_epi32(_mm256_set1_epi32(sp[g]), lanes), one);
-      // Bits beyond a partial last group are padding (zero or caught by
-      // the padding check), so they cannot raise a false alarm here.
-      __m256i negZero = _mm256_and_si256(_mm256_cmpeq_epi32(q, zero),
-                                         _mm256_cmpeq_epi32(sg, one));
-      bad = _mm256_or_si256(bad, negZero);
-      if (!kAllIndicesValid)
-        bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(q, maxIdx));
-    }
-    return !_mm256_testz_si256(bad, bad);
-  }
-
-  /// s[i] += (scale * l_q) with q's sign for a byte-aligned bucket of a type
-  /// with at most 16 levels: 8 codes per step are shifted out of IB bytes in
-  /// one vector, the scaled levels looked up with a register permute (two
-  /// and a blend for 9..16 levels), the sign applied as a bit flip. The
-  /// products and the additions are the scalar path's, so results are equal.
-  static void accumulateAvx2(const uint8_t *idxPlane, const uint8_t *signPlane,
-                             uint64_t rel, uint32_t len, float scale,
-                             const LevelData &d, float *s) {
-    alignas(32) float t[16] = {};
-    for (uint32_t m = 0; m < NL && m < 16; ++m)
-      t[m] = scale * d.levels[m];
-    const __m256 lo = _mm256_load_ps(t), hi = _mm256_load_ps(t + 8);
-    const __m256i shifts = _mm256_setr_epi32(0, IB, 2 * IB, 3 * IB, 4 * IB,
-                                             5 * IB, 6 * IB, 7 * IB);
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i mask = _mm256_set1_epi32(int(kCodeMask));
-    const uint8_t *ip = idxPlane + rel / 8 * IB, *sp = signPlane + rel / 8;
-    uint32_t full = len / 8;
-    for (uint32_t g = 0; g < full; ++g) {
-      uint32_t v = uint32_t(loadBytes(ip + g * IB, IB));
-      __m256i q = _mm256_and_si256(
-          _mm256_srlv_epi32(_mm256_set1_epi32(int(v)), shifts), mask);
-      __m256 x = _mm256_permutevar8x32_ps(lo, q);
-      if (IB == 4) // bit 3 of q picks the upper 8 levels
-        x = _mm256_blendv_ps(x, _mm256_permutevar8x32_ps(hi, q),
-                             _mm256_castsi256_ps(_mm256_slli_epi32(q, 28)));
-      __m256i sign = _mm256_slli_epi32(
-          _mm256_srlv_epi32(_mm256_set1_epi32(sp[g]), lanes), 31);
-      x = _mm256_xor_ps(x, _mm256_castsi256_ps(sign));
-      _mm256_storeu_ps(s + 8 * g, _mm256_add_ps(_mm256_loadu_ps(s + 8 * g), x));
-    }
-    if (uint32_t n = len % 8) { // the segment's last, partial group
-      uint32_t v = uint32_t(loadBytes(ip + full * IB, (n * IB + 7) / 8));
-      uint32_t sb = sp[full];
-      for (uint32_t c = 0; c < n; ++c) {
-        uint32_t xb;
-        std::memcpy(&xb, &t[(v >> (c * IB)) & kCodeMask], 4);
-        xb ^= ((sb >> c) & 1u) << 31;
-        float x;
-        std::memcpy(&x, &xb, 4);
-        s[8 * full + c] += x;
-      }
-    }
-  }
-#endif
-
   /// sum += weight * Q_k for k = 0..K-1 in order, bucket by bucket (so sum
   /// is read and written once while every message is streamed).
   static void accumulate(const DecodeArgs &a, const qoda_segment_info &seg,
@@ -773,10 +642,11 @@ struct LevelsKernel {
       for (uint32_t k = 0; k < a.k; ++k) {
         const uint8_t *payload = a.payloads[k];
         float scale = a.weight * readNorm(payload + sp.begin, b / BUCKET);
-#ifdef __AVX2__
-        if (kByteAligned && IB <= 4) {
-          accumulateAvx2(payload + sp.index, payload + sp.sign, b, len, scale,
-                         d, s);
+#ifdef QODA_KERNELS_LEVELVEC
+        if (kByteAligned && quant::levelvec::cpuHasAvx2()) {
+          quant::levelvec::avx2::accumulateRun<IB>(
+              d.levels, NL, payload + sp.index + b / 8 * IB,
+              payload + sp.sign + b / 8, len, scale, s);
           continue;
         }
 #endif
