@@ -105,7 +105,7 @@ def parse_args(argv):
     a("--links", default="unshaped,1gbit,100mbit",
       help="'unshaped' and/or tc rates like 1gbit, 100mbit")
     a("--methods", default=DEFAULT_METHODS, help=f"of {', '.join(METHODS)}")
-    a("--minutes", type=float, default=0.8, help="training time per run "
+    a("--minutes", type=float, default=0.65, help="training time per run "
       "(evaluations excluded)")
     a("--quality-target", type=float, default=None, required=False,
       help="the FD threshold of 'time to quality' (required unless "
@@ -125,7 +125,7 @@ def parse_args(argv):
       "the wire: 5 matches --bits 4 plus the sign bit)")
     a("--eval-seconds", type=float, default=5.0,
       help="evaluate after every this many seconds of training")
-    a("--eval-samples", type=int, default=1000)
+    a("--eval-samples", type=int, default=500)
     a("--classifier-steps", type=int, default=2000)
     a("--steps", type=int, default=None, help="also stop each run after "
       "this many steps (tests)")

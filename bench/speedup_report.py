@@ -108,11 +108,15 @@ def markdown(records, target, header_lines=()):
     lines = list(header_lines)
     lines += [
         f"| K | link | method | load@start | s/step | compute s/step | "
-        f"comm+codec s/step | bit/coord | steps | time to FD <= {target:g} (s) | "
-        f"speedup to FD | speedup per step | FD at end (s) |",
+        f"comm+codec s/step | bit/coord per collective (per step) | steps | "
+        f"time to FD <= {target:g} (s) | speedup to FD | speedup per step | "
+        f"FD at end (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for (k, link), cell in _cells(records).items():
+    cells = _cells(records)
+    links = list(dict.fromkeys(link for _, link in cells))
+    for (k, link) in sorted(cells, key=lambda c: (c[0], links.index(c[1]))):
+        cell = cells[(k, link)]
         sp = speedups(cell)
         for m, r in cell.items():
             load = r.get("load_start", [None])[0]
@@ -130,7 +134,9 @@ def markdown(records, target, header_lines=()):
                 f"| {k} | {link} | {m} | {_fmt(load, '.1f')} | "
                 f"{r['s_per_step']:.3f} | {_fmt(r['compute_s_per_step'], '.3f')} | "
                 f"{_fmt(r['comm_s_per_step'], '.3f')} | "
-                f"{r['bits_per_coord']:.2f} | {r['steps']} | {ttq_s} | "
+                f"{r['bits_per_coord']:.2f} "
+                f"({8 * r['bytes_per_step'] / r['coordinates']:.2f}) | "
+                f"{r['steps']} | {ttq_s} | "
                 f"{ttq_text if m != BASELINE else '1 (baseline)'} | "
                 f"{_fmt(step, '.2f')}x | {r['fd_final']:.1f} ({r['fd_final_at_s']:.0f}) |")
     return "\n".join(lines) + "\n"
