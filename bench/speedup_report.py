@@ -189,23 +189,32 @@ def plots(records, target, out_prefix):
     fig.savefig(curves, dpi=72)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(max(4, 0.9 * len(cells) + 1), 3.2))
     others = [m for m in methods if m != BASELINE]
     width = 0.8 / max(len(others), 1)
-    for n, m in enumerate(others):
-        xs, ys = [], []
-        for c, cell in enumerate(cells.values()):
-            ratio = speedups(cell).get(m, (None, None, ""))[1]
-            if ratio is not None:
-                xs.append(c + (n - (len(others) - 1) / 2) * width)
-                ys.append(ratio)
-        ax.bar(xs, ys, width, color=colors[m], label=m)
-    ax.axhline(1.0, color="k", lw=0.6)
-    ax.set_xticks(range(len(cells)))
-    ax.set_xticklabels([f"K={k}\n{link}" for k, link in cells], fontsize=7)
-    ax.set_ylabel(f"speedup to FD <= {target:g}\n(vs {BASELINE})", fontsize=8)
-    ax.legend(fontsize=7)
-    ax.grid(True, axis="y", alpha=0.3)
+    fig, axes = plt.subplots(2, 1, figsize=(max(4, 0.9 * len(cells) + 1), 5.4),
+                             sharex=True)
+    for ax, which, ylabel in (
+            (axes[0], 1, f"speedup to FD <= {target:g}"),
+            (axes[1], 0, "speedup per step")):
+        for n, m in enumerate(others):
+            for c, cell in enumerate(cells.values()):
+                if m not in cell:
+                    continue
+                x = c + (n - (len(others) - 1) / 2) * width
+                ratio = speedups(cell)[m][which]
+                if ratio is None:  # not reached (or failed): marked, no bar
+                    ax.text(x, 0.02, "n.r.", ha="center", va="bottom",
+                            fontsize=6, rotation=90, color=colors[m])
+                else:
+                    ax.bar(x, ratio, width, color=colors[m], label=m)
+        ax.axhline(1.0, color="k", lw=0.6)
+        ax.set_ylabel(f"{ylabel}\n(vs {BASELINE})", fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.tick_params(labelsize=7)
+    handles = dict(zip(*reversed(axes[1].get_legend_handles_labels())))
+    axes[1].legend(handles.values(), handles.keys(), fontsize=7)
+    axes[1].set_xticks(range(len(cells)))
+    axes[1].set_xticklabels([f"K={k}\n{link}" for k, link in cells], fontsize=7)
     fig.tight_layout()
     bars = f"{out_prefix}_bars.png"
     fig.savefig(bars, dpi=72)
