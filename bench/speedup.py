@@ -268,6 +268,19 @@ def prepare(args, log):
     return libs
 
 
+def source_commit():
+    """The checkout's commit (and '+dirty' with local changes), or None."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"],
+                              capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def run_one(args, k, link, method, libs, log):
     name = f"k{k}-{link}-{method}"
     run_dir = os.path.join(args.out, "runs")
@@ -291,6 +304,7 @@ def run_one(args, k, link, method, libs, log):
            "settings": settings(args),
            "command": " ".join(shlex.quote(c) for c in cmd),
            "started_utc": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
+           "commit": source_commit(),
            "load_start": list(os.getloadavg())}
     log(f"+ {rec['command']}")
     t = time.time()
