@@ -108,7 +108,7 @@ def markdown(records, target, header_lines=()):
     lines = list(header_lines)
     lines += [
         f"| K | link | method | load@start | s/step | compute s/step | "
-        f"comm+codec s/step | bit/coord per collective (per step) | steps | "
+        f"comm+codec+wait s/step | bit/coord per collective (per step) | steps | "
         f"time to FD <= {target:g} (s) | speedup to FD | speedup per step | "
         f"FD at end (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
