@@ -332,6 +332,19 @@ struct LevelsKernel {
     return f;
   }
 
+  /// Stochastic rounding of coordinate x in interval j at position p, and
+  /// its sign bit (set only for a non-zero index), as the reference does.
+  /// 16 random bits: the int32 conversion is exact and vectorises.
+  static inline void roundWithSign(float x, int32_t j, float p, uint16_t r,
+                                   uint32_t &q, uint32_t &sg) {
+    float rf = float(int32_t(r)) * (1.0f / 65536.0f);
+    int32_t idx = j + int32_t(rf < p);
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    q = uint32_t(idx);
+    sg = uint32_t(idx != 0) & (bits >> 31);
+  }
+
   /// Level indices and sign bits of one bucket. The interval
   /// j = max{k <= NL-2 : l_k <= u} (docs/quant.md) and its l_j, 1/width are
   /// selected by compares and blends, not gathers, so the loop vectorises;
@@ -348,13 +361,7 @@ struct LevelsKernel {
         float t = u * kS;
         int32_t j = int32_t(t);
         j = j < int32_t(NL - 2) ? j : int32_t(NL - 2);
-        float p = t - float(j);
-        float rf = float(int32_t(r[i])) * (1.0f / 65536.0f);
-        int32_t idx = j + int32_t(rf < p);
-        int32_t bits;
-        std::memcpy(&bits, &x[i], 4);
-        q[i] = uint32_t(idx);
-        sg[i] = uint32_t(idx != 0) & (uint32_t(bits) >> 31);
+        roundWithSign(x[i], j, t - float(j), r[i], q[i], sg[i]);
       }
       return;
     }
@@ -365,13 +372,8 @@ struct LevelsKernel {
         uint32_t j = d.start[size_t(u * 256.0f)];
         while (j + 2 < NL && d.levels[j + 1] <= u)
           ++j;
-        float p = (u - d.levels[j]) * d.invWidth[j];
-        float rf = float(int32_t(r[i])) * (1.0f / 65536.0f);
-        uint32_t idx = j + uint32_t(rf < p);
-        uint32_t bits;
-        std::memcpy(&bits, &x[i], 4);
-        q[i] = idx;
-        sg[i] = uint32_t(idx != 0) & (bits >> 31);
+        roundWithSign(x[i], int32_t(j), (u - d.levels[j]) * d.invWidth[j],
+                      r[i], q[i], sg[i]);
       }
       return;
     }
@@ -395,14 +397,7 @@ struct LevelsKernel {
         lo = L[m] <= u ? L[m] : lo;
         iw = L[m] <= u ? IW[m] : iw;
       }
-      float p = (u - lo) * iw;
-      // 16 random bits: the int32 conversion is exact and vectorises.
-      float rf = float(int32_t(r[i])) * (1.0f / 65536.0f);
-      int32_t idx = j + int32_t(rf < p);
-      int32_t bits;
-      std::memcpy(&bits, &x[i], 4);
-      q[i] = uint32_t(idx);
-      sg[i] = uint32_t(idx != 0) & (uint32_t(bits) >> 31);
+      roundWithSign(x[i], j, (u - lo) * iw, r[i], q[i], sg[i]);
     }
   }
 
