@@ -19,6 +19,9 @@ Methods (one qoda-run job each; the same model, data and seed):
   qoda-auto     QODA, layer-wise, qoda's automatic types: qoda-compile of
                 both exported models (--auto-budget bits per coordinate),
                 trained through the compiled libraries (train.py --library)
+  qoda-hand-sr  (optional) qoda-hand over collective (b), scatter-reduce +
+                all-gather of the re-quantized reduced chunks: 2(K-1)/K of a
+                message per worker instead of (K-1) messages (large K)
   adam          (optional) Adam (--adam-lr), betas (0.5, 0.9), fp32 all-reduce:
                 what GAN practitioners run uncompressed
 
@@ -64,6 +67,8 @@ METHODS = {
     "qoda-hand": ["--optimizer", "qoda", "--compressor", "layerwise",
                   "--schedule", "hand"],
     "qoda-auto": ["--optimizer", "qoda", "--compressor", "layerwise"],
+    "qoda-hand-sr": ["--optimizer", "qoda", "--compressor", "layerwise",
+                     "--schedule", "hand", "--collective", "scatter-reduce"],
     "adam": ["--optimizer", "adam", "--compressor", "none"],
 }
 DEFAULT_METHODS = "uncompressed,qgenx,qoda-hand,qoda-auto"

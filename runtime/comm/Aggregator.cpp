@@ -3,6 +3,7 @@
 #include "qoda/comm/CompressedAggregator.h"
 #include "qoda/comm/LevelRefit.h"
 #include "qoda/comm/Serialize.h"
+#include "qoda/comm/SquareSums.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,8 @@
 namespace qoda::comm {
 
 std::string Aggregator::findNonFinite(const float *v, std::size_t n) const {
+  if (allFinite(v, n))
+    return "";
   for (std::size_t i = 0; i < n; ++i) {
     if (std::isfinite(v[i]))
       continue;
@@ -103,16 +106,10 @@ void AllreduceAggregator::mean(const float *v, float *mean,
     stats.skipped = handleNonFinite(buf_[dim_ + 2], buf_[dim_ + 3], bad);
     return;
   }
-  double sq = 0, diff = 0;
-  for (std::size_t i = 0; i < dim_; ++i) {
-    double x = v[i];
-    sq += x * x;
-    double d = havePrev_ ? x - prev_[i] : x;
-    diff += d * d;
-    buf_[i] = v[i];
-  }
-  buf_[dim_] = static_cast<float>(sq);
-  buf_[dim_ + 1] = static_cast<float>(diff);
+  SquareSums s = squareSums(v, havePrev_ ? prev_.data() : nullptr, dim_);
+  std::copy(v, v + dim_, buf_.begin());
+  buf_[dim_] = static_cast<float>(s.sq);
+  buf_[dim_ + 1] = static_cast<float>(s.diff);
   buf_[dim_ + 2] = buf_[dim_ + 3] = 0;
   comm_.allreduceSum(buf_.data(), buf_.size());
   stats.skipped = handleNonFinite(buf_[dim_ + 2], buf_[dim_ + 3], "");

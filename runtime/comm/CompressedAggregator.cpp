@@ -2,6 +2,7 @@
 #include "qoda/comm/CompressedAggregator.h"
 #include "qoda/comm/RawReducer.h"
 #include "qoda/comm/Serialize.h"
+#include "qoda/comm/SquareSums.h"
 
 #include <algorithm>
 #include <cstring>
@@ -86,11 +87,9 @@ void CompressedAggregator::mean(const float *v, float *mean,
     // This worker's Vhat_k, exactly as every receiver will decode it.
     std::fill(own_.begin(), own_.end(), 0.0f);
     codec_->decodeAccumulate(msg_.data() + kHeaderBytes, own_.data());
-    for (std::size_t i = 0; i < compDim_; ++i) {
-      sq += double(own_[i]) * own_[i];
-      double d = double(own_[i]) - prevOwn_[i];
-      diff += d * d;
-    }
+    SquareSums own = squareSums(own_.data(), prevOwn_.data(), compDim_);
+    sq += own.sq;
+    diff += own.diff;
     header[0] = static_cast<float>(sq);
     header[1] = static_cast<float>(diff);
   } else {
@@ -116,10 +115,19 @@ void CompressedAggregator::mean(const float *v, float *mean,
   stats.skipped = handleNonFinite(count, rankSum, bad);
   if (stats.skipped)
     return;
+  // Own message: own_ already holds its decode (0 + value, exact), and
+  // acc + value rounds the same whether value comes from own_ or from the
+  // decoder, so every rank still sums bit-identical terms in rank order.
   std::fill(acc_.begin(), acc_.end(), 0.0f);
-  for (int k = 0; k < K; ++k)
+  for (int k = 0; k < K; ++k) {
+    if (k == comm_.rank()) {
+      for (std::size_t i = 0; i < compDim_; ++i)
+        acc_[i] += own_[i];
+      continue;
+    }
     codec_->decodeAccumulate(all_.data() + k * msgBytes_ + kHeaderBytes,
                              acc_.data());
+  }
   float inv = 1.0f / static_cast<float>(K);
   c = 0;
   for (const LayoutSegment &s : layout_)

@@ -1,6 +1,7 @@
 //===- PipelinedAggregator.cpp - collective (a) with overlap --------------===//
 #include "qoda/comm/PipelinedAggregator.h"
 #include "qoda/comm/Serialize.h"
+#include "qoda/comm/SquareSums.h"
 
 #include <algorithm>
 #include <cstring>
@@ -53,11 +54,10 @@ void PipelinedAggregator::mean(const float *v, float *mean,
       float *own = &own_[begin_[p]];
       std::fill(own, own + (begin_[p + 1] - begin_[p]), 0.0f);
       codecs_[p]->decodeAccumulate(m.data() + kHeaderBytes, own);
-      for (std::size_t i = begin_[p]; i < begin_[p + 1]; ++i) {
-        sq += double(own_[i]) * own_[i];
-        double d = double(own_[i]) - prevOwn_[i];
-        diff += d * d;
-      }
+      SquareSums s = squareSums(own, &prevOwn_[begin_[p]],
+                                begin_[p + 1] - begin_[p]);
+      sq += s.sq;
+      diff += s.diff;
       if (p + 1 == P) { // the totals travel with the last piece
         header[2] = static_cast<float>(sq);
         header[3] = static_cast<float>(diff);

@@ -1,5 +1,6 @@
 //===- RawReducer.cpp - uncompressed segments of a collective -------------===//
 #include "qoda/comm/RawReducer.h"
+#include "qoda/comm/SquareSums.h"
 
 #include <cstring>
 
@@ -55,11 +56,9 @@ void RawReducer::load(const float *v, bool zero, double &sq, double &diff) {
     }
   if (zero)
     return;
-  for (std::size_t i = 0; i < own_.size(); ++i) {
-    sq += double(own_[i]) * own_[i];
-    double d = double(own_[i]) - prev_[i];
-    diff += d * d;
-  }
+  SquareSums s = squareSums(own_.data(), prev_.data(), own_.size());
+  sq += s.sq;
+  diff += s.diff;
 }
 
 void RawReducer::reduce(Communicator &comm) {

@@ -2,6 +2,7 @@
 #include "qoda/comm/ScatterReduceAggregator.h"
 #include "qoda/comm/RawReducer.h"
 #include "qoda/comm/Serialize.h"
+#include "qoda/comm/SquareSums.h"
 
 #include <algorithm>
 #include <cstring>
@@ -128,15 +129,10 @@ void ScatterReduceAggregator::mean(const float *v, float *mean,
       }
     raw_->store(mean);
   }
-  double sq = 0, diff = 0;
-  for (std::size_t i = 0; i < dim_; ++i) {
-    sq += double(mean[i]) * mean[i];
-    double d = double(mean[i]) - prevMean_[i];
-    diff += d * d;
-  }
+  SquareSums s = squareSums(mean, prevMean_.data(), dim_);
   std::copy(mean, mean + dim_, prevMean_.begin());
-  stats.sumSq = sq;
-  stats.sumSqDiff = diff;
+  stats.sumSq = s.sq;
+  stats.sumSqDiff = s.diff;
 }
 
 std::vector<MessageCodec *> ScatterReduceAggregator::codecs() {

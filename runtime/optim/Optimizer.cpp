@@ -2,6 +2,7 @@
 //------------------------------===//
 #include "qoda/optim/Optimizer.h"
 #include "qoda/comm/Serialize.h"
+#include "qoda/comm/SquareSums.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -66,16 +67,12 @@ public:
     ++steps_;
     if (!aggregate(v_.data(), agg_v_.data(), s))
       return;
-    double aggDiff = 0;
-    for (std::size_t i = 0; i < d; ++i) {
+    if (single_) // on the aggregate (the authors' reference form)
+      sumDiff_ += comm::squareSums(agg_v_.data(), prev_.data(), d).diff;
+    for (std::size_t i = 0; i < d; ++i)
       y_[i] -= agg_v_[i];
-      double dd = static_cast<double>(agg_v_[i]) - prev_[i];
-      aggDiff += dd * dd;
-      prev_[i] = agg_v_[i];
-    }
-    if (single_) {
-      sumDiff_ += aggDiff; // on the aggregate (the authors' reference form)
-    } else {
+    std::copy(agg_v_.begin(), agg_v_.end(), prev_.begin());
+    if (!single_) {
       sumSq_ += s.sumSq;
       sumDiff_ += s.sumSqDiff;
     }
@@ -132,11 +129,9 @@ public:
     oracle(half_.data(), v_.data());
     if (!aggregate(v_.data(), g2_.data(), s))
       return;
-    for (std::size_t i = 0; i < d; ++i) {
+    for (std::size_t i = 0; i < d; ++i)
       y_[i] -= g2_[i];
-      double dd = static_cast<double>(g2_[i]) - g1_[i];
-      sumDiff_ += dd * dd;
-    }
+    sumDiff_ += comm::squareSums(g2_.data(), g1_.data(), d).diff;
     double eta = c_.lr / std::sqrt(1 + sumDiff_);
     for (std::size_t i = 0; i < d; ++i)
       x_[i] = static_cast<float>(x1_[i] + eta * y_[i]);
