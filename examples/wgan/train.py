@@ -62,7 +62,9 @@ def parse_args(argv=None):
     a("--bits", type=int, default=4, help="global quantizers, and the levels "
       "types of --schedule hand")
     a("--bucket", type=int, default=1024)
-    a("--collective", default="allgather", choices=["allgather", "scatter-reduce"])
+    a("--collective", default="allgather",
+      choices=["allgather", "scatter-reduce", "auto"],
+      help="auto: the cost model and a short timing pick at start-up")
     a("--schedule", default="hand",
       help="layerwise: 'hand' (types by tensor shape, written by "
            "qoda.schedule) or GENERATOR.json,CRITIC.json (qoda-compile)")
@@ -214,6 +216,18 @@ def main(argv=None):
          dict(src[1], params=D.named_parameters(), name="critic")],
         **kw)
     comm = opt.comm
+    choice = opt.aggregator.collective_choice
+    if choice and log:
+        if choice["calibrated"]:
+            log("collective auto -> {} (model: (a) {:.2f} ms, (b) {:.2f} ms; "
+                "measured: (a) {:.2f} ms, (b) {:.2f} ms)".format(
+                    choice["collective"],
+                    1e3 * choice["predicted_allgather_s"],
+                    1e3 * choice["predicted_scatter_reduce_s"],
+                    1e3 * choice["measured_allgather_s"],
+                    1e3 * choice["measured_scatter_reduce_s"]))
+        else:
+            log(f"collective auto -> {choice['collective']}: {choice['note']}")
 
     data = torch.Generator().manual_seed(1000 + args.seed * 7919 + rank)
     last = {}
@@ -287,6 +301,8 @@ def summary(args, run, opt, records, metrics_path, classifier_path, G, k):
            "compute_s_per_step": records[-1]["compute_s"] / steps,
            "evaluations_per_step": s["evaluations"] / steps,
            "bits_per_coord": s["bits_per_coord"],
+           "collective": s["collective"],
+           "collective_choice": opt.aggregator.collective_choice,
            "bytes_sent": s["bytes_sent"], "refits": s["refits"],
            "skipped_steps": s["skipped_steps"],
            "fd_initial": records[0]["fd"], "fd_final": records[-1]["fd"],

@@ -88,7 +88,7 @@ expect(ValueError, ["needs a schedule for every group; none for: g1, g2"],
            compressor="layerwise"))
 expect(ValueError, ["unknown compressor 'zip'", "qsgd", "layerwise"],
        lambda: qoda.torch.QODA(net, lr=0.1, compressor="zip"))
-expect(ValueError, ["unknown collective 'ring'"],
+expect(ValueError, ["unknown collective 'ring'", "auto"],
        lambda: qoda.torch.QODA(net, lr=0.1, compressor="qsgd",
                                collective="ring"))
 expect(ValueError, ["a schedule applies to compressor 'layerwise' only"],

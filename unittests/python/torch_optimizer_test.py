@@ -21,6 +21,8 @@ Checks, for every algorithm:
     scatter-reduce);
   * bytes and bits per coordinate are reported, and compressed runs send
     fewer bits than the fp32 all-reduce;
+  * collective "auto" picks the same collective on every rank and runs
+    exactly like that collective named;
   * a checkpoint restores the run bit for bit.
 """
 import json
@@ -245,6 +247,53 @@ if RANK == 0:
     print(f"layerwise: identical on all ranks; {plain['bits_per_coord']:.2f} "
           f"bits/coord without refits, {s['bits_per_coord']:.2f} with "
           f"{s['refits']} refits in {STEPS} steps")
+
+# collective "auto": the model's predictions and the calibration's timings
+# are rank 0's on every rank, so the pick is the same everywhere; the run
+# then equals one that names the picked collective (the scratch aggregators
+# timed at construction leave no trace). Compressor none reports the
+# all-reduce and no choice.
+auto = layerwise_run(STEPS, refit=None, collective="auto")[0]
+choice = auto.aggregator.collective_choice
+picked = auto.aggregator.collective
+if (choice is None or choice["collective"] != picked
+        or picked not in ("allgather", "scatter-reduce")
+        or auto.stats()["collective"] != picked):
+    sys.exit(f"auto: picked {picked}, choice {choice}")
+for key in ("predicted_allgather_s", "predicted_scatter_reduce_s",
+            "measured_allgather_s", "measured_scatter_reduce_s",
+            "encode_s_per_coord", "decode_s_per_coord"):
+    if not choice[key] > 0:
+        sys.exit(f"auto: {key} = {choice[key]} (expected a positive time)")
+if not choice["calibrated"] or choice["model_collective"] not in (
+        "allgather", "scatter-reduce"):
+    sys.exit(f"auto: {choice}")
+timings = np.array([choice["measured_allgather_s"],
+                    choice["measured_scatter_reduce_s"],
+                    choice["predicted_allgather_s"],
+                    float(picked == "scatter-reduce")], dtype=np.float32)
+same_on_all_ranks(timings, "auto: the choice and its timings")
+named = layerwise_run(STEPS, refit=None, collective=picked)[0]
+if not np.array_equal(auto.x, named.x):
+    sys.exit(f"auto: the run differs from collective='{picked}' named")
+# qsgd with 1-D tensors uncompressed cannot run (b): auto says so and runs (a).
+sr_less = torch_run("QODA", 1, lr=0.3, lr_gamma=0.3, compressor="qsgd",
+                    collective="auto")[0]
+note = sr_less.aggregator.collective_choice["note"]
+if (sr_less.aggregator.collective != "allgather"
+        or "compresses every coordinate" not in note):
+    sys.exit(f"auto without (b): {sr_less.aggregator.collective_choice}")
+plain_opt = torch_run("QODA", 1, lr=0.3, lr_gamma=0.3)[0]
+if (plain_opt.aggregator.collective != "allreduce"
+        or plain_opt.aggregator.collective_choice is not None):
+    sys.exit("compressor none: expected collective 'allreduce', no choice")
+if RANK == 0:
+    print(f"auto: picked {picked} on every rank (model (a) "
+          f"{1e3 * choice['predicted_allgather_s']:.3f} ms, (b) "
+          f"{1e3 * choice['predicted_scatter_reduce_s']:.3f} ms; measured "
+          f"(a) {1e3 * choice['measured_allgather_s']:.3f} ms, (b) "
+          f"{1e3 * choice['measured_scatter_reduce_s']:.3f} ms); same run "
+          "as the named collective")
 
 # Checkpoint at step 5 of 12, resume, finish: bit for bit the same.
 path = os.path.join(tmp, "ckpt.bin")

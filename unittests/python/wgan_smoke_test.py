@@ -95,7 +95,8 @@ if len(sys.argv) > 2:
         libs.append(lib)
     cmd = [qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
            os.path.join(example, "train.py"), "--library", ",".join(libs),
-           "--run-name", "compiled", "--out", out, "--no-export"] + common
+           "--run-name", "compiled", "--out", out, "--no-export",
+           "--collective", "auto"] + common
     res = subprocess.run(cmd, capture_output=True, text=True)
     print(res.stdout[-2000:])
     if res.returncode != 0:
@@ -108,6 +109,13 @@ if len(sys.argv) > 2:
             not summary["bits_per_coord"] > 0 or \
             summary["libraries"] != libs:
         sys.exit(f"compiled-library summary {summary}")
+    # --collective auto with libraries: (a), the only one they can run.
+    note = (summary["collective_choice"] or {}).get("note", "")
+    if summary["collective"] != "allgather" or \
+            "compiled model libraries" not in note or \
+            "collective auto -> allgather" not in res.stdout:
+        sys.exit(f"--collective auto with libraries: {summary['collective']}, "
+                 f"{summary['collective_choice']}")
     # The generator's compiled library offered for the critic.
     import torch
     sys.path.insert(0, example)

@@ -209,8 +209,10 @@ class Optimizer:
                   ("qsgd", "nuqsgd", ...: qoda.compressor_names()) with
                   `bits`, `bucket`, `norm`, or "layerwise" (every group
                   needs a schedule)
-      collective  "allgather" (each worker decodes all K messages) or
-                  "scatter-reduce" (re-quantized reduced chunks)
+      collective  "allgather" (each worker decodes all K messages),
+                  "scatter-reduce" (re-quantized reduced chunks), or "auto":
+                  picked at construction by the alpha-beta model and a
+                  short timing of both (self.aggregator.collective_choice)
       raw_allreduce_min  layer-wise without a compiled library: fp32 and
                   fp16 types whose coordinates put at least this many bytes
                   per worker on the wire go through their own fp32 / fp16
@@ -380,8 +382,10 @@ class Optimizer:
 
     def stats(self):
         """steps, skipped_steps, aggregator_calls, bytes_sent, collectives,
-        bits_per_coord, refits, compressor, plus dim and evaluations."""
+        bits_per_coord, refits, compressor, plus collective (the one run),
+        dim and evaluations."""
         s = self._opt.stats()
+        s["collective"] = self.aggregator.collective
         s["dim"] = self.dim
         s["evaluations"] = self.evaluations
         s["algorithm"] = self.algorithm

@@ -2,6 +2,7 @@
 #include "AggregatorSpec.h"
 
 #include "qoda/comm/CompressedAggregator.h"
+#include "qoda/comm/CostModel.h"
 #include "qoda/comm/LevelRefit.h"
 #include "qoda/comm/ModelLibCodec.h"
 #include "qoda/comm/QuantCodec.h"
@@ -10,6 +11,7 @@
 #include "qoda/quant/Compressor.h"
 
 #include <algorithm>
+#include <random>
 #include <stdexcept>
 
 namespace qoda::python {
@@ -37,6 +39,156 @@ std::vector<comm::Segment> namedLayout(const std::vector<LayoutEntry> &l) {
     off += e.size;
   }
   return out;
+}
+
+/// How the compressed part of the vector is encoded, before the collective
+/// is chosen: so collective (a), (b) and the scratch pair that times them
+/// for collective "auto" are built from one description.
+struct CodecPlan {
+  std::size_t dim = 0;        ///< coordinates of the whole vector
+  std::size_t compressed = 0; ///< of them, in the messages
+  bool layerwise = false;
+  /// Layer-wise: compressed and fp32/fp16 segments (RawReducer); global
+  /// compressors: the parameters, 1-D ones possibly uncompressed.
+  std::vector<comm::LayoutSegment> layout;
+  /// Codec over compressed coordinates [offset, offset + n).
+  comm::CodecFactory make;
+  /// Compiled model libraries: one codec over the whole vector, (a) only.
+  std::unique_ptr<comm::MessageCodec> library;
+  /// Why collective (b) cannot run this plan ("" when it can).
+  std::string noScatterReduce;
+
+  std::unique_ptr<comm::Aggregator> build(const std::string &collective,
+                                          comm::Communicator &comm) {
+    if (library) {
+      std::vector<comm::LayoutSegment> all = {{{"all", 0, dim}, true}};
+      return std::make_unique<comm::CompressedAggregator>(comm, std::move(all),
+                                                          std::move(library));
+    }
+    if (collective == "scatter-reduce") {
+      if (!noScatterReduce.empty())
+        throw std::invalid_argument(noScatterReduce);
+      if (layerwise)
+        return std::make_unique<comm::ScatterReduceAggregator>(comm, layout,
+                                                               make);
+      return std::make_unique<comm::ScatterReduceAggregator>(comm, dim, make);
+    }
+    if (compressed == 0 && !layerwise)
+      throw std::invalid_argument(
+          "every parameter is sent uncompressed (all are 1-D and "
+          "uncompressed_1d=True): use compressor 'none'");
+    return std::make_unique<comm::CompressedAggregator>(comm, layout,
+                                                        make(0, compressed));
+  }
+};
+
+CodecPlan planCodecs(const AggregatorSpec &spec, comm::Communicator &comm,
+                     std::size_t dim) {
+  const auto rank = static_cast<std::uint32_t>(comm.rank());
+  const std::uint64_t seed = spec.seed;
+  CodecPlan p;
+  p.dim = dim;
+  if (spec.compressor == "layerwise") {
+    p.layerwise = true;
+    quant::Schedule s = concatSchedules(spec.schedules);
+    std::string err = s.validate(dim);
+    if (!err.empty())
+      throw std::invalid_argument("the schedule files do not fit the " +
+                                  std::to_string(dim) +
+                                  " parameters' coordinates: " + err);
+    if (!spec.libraries.empty()) {
+      // The libraries send cast types (fp32 included) inside their
+      // messages: one compressed segment, collective (a).
+      std::vector<comm::ModelLibCodec::Library> libs;
+      for (std::size_t i = 0; i < spec.libraries.size(); ++i)
+        libs.push_back({spec.libraries[i], spec.schedules[i].quantSchedule(),
+                        spec.schedules[i].numCoords});
+      p.library = std::make_unique<comm::ModelLibCodec>(libs, seed, rank);
+      p.compressed = dim;
+      p.noScatterReduce = "compiled model libraries encode the whole vector "
+                          "and cannot be cut into chunks";
+      return p;
+    }
+    // fp32/fp16 types through their all-reduces (unless below the
+    // threshold), the rest in the messages, as qoda-bench vi.
+    comm::RawRouting route = comm::routeUncompressed(
+        s, dim,
+        static_cast<std::uint64_t>(
+            std::max<std::int64_t>(0, spec.rawAllreduceMin)));
+    p.layout = comm::compressedLayout(s, dim, route);
+    quant::Schedule cs = comm::compressedSchedule(s, dim, route);
+    p.compressed = comm::checkLayout(p.layout).compressed;
+    p.make = [cs, seed, rank](std::size_t off, std::size_t n) {
+      return std::make_unique<comm::ScheduleCodec>(cs, off, n, seed, rank);
+    };
+    return p;
+  }
+  if (spec.compressor == "fp16") {
+    p.make = [](std::size_t, std::size_t n) {
+      return std::make_unique<comm::Fp16Codec>(n);
+    };
+  } else {
+    quant::CompressorOptions q;
+    q.bits = spec.bits;
+    q.bucketSize = spec.bucket;
+    q.norm = spec.norm == "linf" ? quant::Norm::Linf : quant::Norm::L2;
+    std::string name = libraryName(spec.compressor);
+    quant::makeCompressor(name, q); // bad bits/bucket fail here, clearly
+    p.make = [=](std::size_t off, std::size_t n) {
+      // Chunks of one worker must not share random streams.
+      return std::make_unique<comm::QuantCodec>(
+          quant::makeCompressor(name, q), n,
+          seed + 0x9e3779b97f4a7c15ull * off, rank);
+    };
+  }
+  std::size_t off = 0;
+  for (const LayoutEntry &e : spec.layout) {
+    p.layout.push_back({{e.name, off, e.size}, e.compressed});
+    off += e.size;
+    p.compressed += e.compressed ? e.size : 0;
+  }
+  if (p.compressed != dim)
+    p.noScatterReduce =
+        "collective 'scatter-reduce' compresses every coordinate; send no "
+        "parameter uncompressed (uncompressed_1d=False) or use collective "
+        "'allgather'";
+  return p;
+}
+
+/// Collective "auto": the alpha-beta model with this run's codec cost
+/// (comm::chooseCollective), then both collectives timed on scratch
+/// aggregators built from the same plan, alternated (the measurement
+/// decides outside the tie band, comm::applyCalibration). Every rank gets
+/// rank 0's timings, so every rank picks the same collective.
+comm::CollectiveChoice pickCollective(CodecPlan &plan,
+                                      comm::Communicator &comm) {
+  comm::CollectiveChoice c;
+  c.collective = "allgather";
+  if (!plan.noScatterReduce.empty()) {
+    c.note = plan.noScatterReduce + ": (a) is the only collective";
+    return c;
+  }
+  if (comm.size() < 2) {
+    c.note = "one worker: no collective to choose";
+    return c;
+  }
+  std::unique_ptr<comm::MessageCodec> probe = plan.make(0, plan.compressed);
+  double msg = static_cast<double>(probe->messageBytes() +
+                                   comm::CompressedAggregator::kHeaderBytes);
+  comm::CodecCost cost = comm::measureCodecCost(comm, *probe);
+  c = comm::chooseCollective(comm, msg, static_cast<double>(plan.compressed),
+                             cost);
+  // The codecs' speed does not depend on the values: a fixed synthetic
+  // vector (gradient-like scale) stands in for the first gradient.
+  std::vector<float> v(plan.dim);
+  std::mt19937 gen(static_cast<std::uint32_t>(comm.rank()) + 1);
+  std::normal_distribution<float> normal(0.0f, 1e-2f);
+  for (float &x : v)
+    x = normal(gen);
+  std::unique_ptr<comm::Aggregator> a = plan.build("allgather", comm);
+  std::unique_ptr<comm::Aggregator> b = plan.build("scatter-reduce", comm);
+  comm::applyCalibration(c, comm::calibrateCollectives(comm, *a, *b, v.data()));
+  return c;
 }
 
 } // namespace
@@ -67,8 +219,9 @@ concatSchedules(const std::vector<schedule::ScheduleFile> &files) {
   return out;
 }
 
-std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
-                                                  comm::Communicator &comm) {
+std::unique_ptr<comm::Aggregator>
+buildAggregator(const AggregatorSpec &spec, comm::Communicator &comm,
+                comm::CollectiveChoice *choice) {
   std::size_t dim = 0;
   for (const LayoutEntry &e : spec.layout)
     dim += e.size;
@@ -80,9 +233,11 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
       choices.end())
     throw std::invalid_argument("unknown compressor '" + spec.compressor +
                                 "' (expected one of: " + joined(choices) + ")");
-  if (spec.collective != "allgather" && spec.collective != "scatter-reduce")
+  if (spec.collective != "allgather" && spec.collective != "scatter-reduce" &&
+      spec.collective != "auto")
     throw std::invalid_argument("unknown collective '" + spec.collective +
-                                "' (expected allgather or scatter-reduce)");
+                                "' (expected allgather, scatter-reduce or "
+                                "auto)");
   if (spec.onNonFinite != "stop" && spec.onNonFinite != "skip")
     throw std::invalid_argument("unknown on_nonfinite '" + spec.onNonFinite +
                                 "' (expected stop or skip)");
@@ -108,7 +263,7 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
         "every parameter group needs its compiled model library (got " +
         std::to_string(spec.libraries.size()) + " libraries for " +
         std::to_string(spec.schedules.size()) + " schedules)");
-  if (!spec.libraries.empty() && spec.collective != "allgather")
+  if (!spec.libraries.empty() && spec.collective == "scatter-reduce")
     throw std::invalid_argument(
         "compiled model libraries encode the whole vector and cannot be cut "
         "into chunks: use collective 'allgather', not '" +
@@ -135,94 +290,19 @@ std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
   // Parse the plan before any collective, so a typo fails on every rank.
   comm::RefitPlan plan = comm::RefitPlan::parse(spec.refit);
 
-  const auto rank = static_cast<std::uint32_t>(comm.rank());
-  const std::uint64_t seed = spec.seed;
   std::unique_ptr<comm::Aggregator> agg;
   if (spec.compressor == "none") {
     agg = std::make_unique<comm::AllreduceAggregator>(comm, dim);
-  } else if (layerwise) {
-    quant::Schedule s = concatSchedules(spec.schedules);
-    std::string err = s.validate(dim);
-    if (!err.empty())
-      throw std::invalid_argument("the schedule files do not fit the " +
-                                  std::to_string(dim) +
-                                  " parameters' coordinates: " + err);
-    if (!spec.libraries.empty()) {
-      // (a) over one compressed segment: the libraries send cast types
-      // (fp32 included) inside their messages.
-      std::vector<comm::ModelLibCodec::Library> libs;
-      for (std::size_t i = 0; i < spec.libraries.size(); ++i)
-        libs.push_back({spec.libraries[i], spec.schedules[i].quantSchedule(),
-                        spec.schedules[i].numCoords});
-      std::vector<comm::LayoutSegment> layout = {{{"all", 0, dim}, true}};
-      agg = std::make_unique<comm::CompressedAggregator>(
-          comm, std::move(layout),
-          std::make_unique<comm::ModelLibCodec>(libs, seed, rank));
-    } else {
-      // (a) and (b): fp32/fp16 types through their all-reduces (unless
-      // below the threshold), the rest in the messages, as qoda-bench vi.
-      comm::RawRouting route = comm::routeUncompressed(
-          s, dim, static_cast<std::uint64_t>(
-                      std::max<std::int64_t>(0, spec.rawAllreduceMin)));
-      std::vector<comm::LayoutSegment> layout =
-          comm::compressedLayout(s, dim, route);
-      quant::Schedule cs = comm::compressedSchedule(s, dim, route);
-      if (spec.collective == "scatter-reduce") {
-        agg = std::make_unique<comm::ScatterReduceAggregator>(
-            comm, std::move(layout),
-            [cs, seed, rank](std::size_t off, std::size_t n) {
-              return std::make_unique<comm::ScheduleCodec>(cs, off, n, seed,
-                                                           rank);
-            });
-      } else {
-        std::size_t comp = comm::checkLayout(layout).compressed;
-        agg = std::make_unique<comm::CompressedAggregator>(
-            comm, std::move(layout),
-            std::make_unique<comm::ScheduleCodec>(cs, 0, comp, seed, rank));
-      }
-    }
   } else {
-    comm::CodecFactory make;
-    if (spec.compressor == "fp16") {
-      make = [](std::size_t, std::size_t n) {
-        return std::make_unique<comm::Fp16Codec>(n);
-      };
-    } else {
-      quant::CompressorOptions q;
-      q.bits = spec.bits;
-      q.bucketSize = spec.bucket;
-      q.norm = spec.norm == "linf" ? quant::Norm::Linf : quant::Norm::L2;
-      std::string name = libraryName(spec.compressor);
-      quant::makeCompressor(name, q); // bad bits/bucket fail here, clearly
-      make = [=](std::size_t off, std::size_t n) {
-        // Chunks of one worker must not share random streams.
-        return std::make_unique<comm::QuantCodec>(
-            quant::makeCompressor(name, q), n,
-            seed + 0x9e3779b97f4a7c15ull * off, rank);
-      };
+    CodecPlan codecs = planCodecs(spec, comm, dim);
+    std::string collective = spec.collective;
+    if (collective == "auto") {
+      comm::CollectiveChoice c = pickCollective(codecs, comm);
+      collective = c.collective;
+      if (choice)
+        *choice = c;
     }
-    std::vector<comm::LayoutSegment> layout;
-    std::size_t off = 0, comp = 0;
-    for (const LayoutEntry &e : spec.layout) {
-      layout.push_back({{e.name, off, e.size}, e.compressed});
-      off += e.size;
-      comp += e.compressed ? e.size : 0;
-    }
-    if (spec.collective == "scatter-reduce") {
-      if (comp != dim)
-        throw std::invalid_argument(
-            "collective 'scatter-reduce' compresses every coordinate; send "
-            "no parameter uncompressed (uncompressed_1d=False) or use "
-            "collective 'allgather'");
-      agg = std::make_unique<comm::ScatterReduceAggregator>(comm, dim, make);
-    } else {
-      if (comp == 0)
-        throw std::invalid_argument(
-            "every parameter is sent uncompressed (all are 1-D and "
-            "uncompressed_1d=True): use compressor 'none'");
-      agg = std::make_unique<comm::CompressedAggregator>(
-          comm, std::move(layout), make(0, comp));
-    }
+    agg = codecs.build(collective, comm);
   }
   agg->setLayout(namedLayout(spec.layout));
   agg->setNonFinitePolicy(spec.onNonFinite == "skip"

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "qoda/comm/Aggregator.h"
+#include "qoda/comm/CostModel.h"
 #include "qoda/schedule/ScheduleFile.h"
 
 #include <cstdint>
@@ -46,7 +47,7 @@ struct AggregatorSpec {
   /// encoded and decoded by them (comm::ModelLibCodec) instead of the
   /// quantization library's generic kernels.
   std::vector<std::string> libraries;
-  std::string collective = "allgather"; ///< allgather | scatter-reduce
+  std::string collective = "allgather"; ///< allgather | scatter-reduce | auto
   /// Layer-wise with the schedule codec: fp32 and fp16 types putting at
   /// least this many bytes per worker on the wire go through their own
   /// all-reduce (comm::routeUncompressed, as qoda-bench vi's
@@ -68,8 +69,10 @@ quant::Schedule
 concatSchedules(const std::vector<schedule::ScheduleFile> &files);
 
 /// Builds the aggregator; throws std::invalid_argument with a message
-/// naming the bad option and the valid choices.
-std::unique_ptr<comm::Aggregator> buildAggregator(const AggregatorSpec &spec,
-                                                  comm::Communicator &comm);
+/// naming the bad option and the valid choices. With collective "auto",
+/// `choice` (when given) receives what was measured and picked.
+std::unique_ptr<comm::Aggregator>
+buildAggregator(const AggregatorSpec &spec, comm::Communicator &comm,
+                comm::CollectiveChoice *choice = nullptr);
 
 } // namespace qoda::python

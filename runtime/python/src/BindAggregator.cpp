@@ -59,7 +59,14 @@ void bindAggregator(py::module_ &m) {
                  h->dim = 0;
                  for (const LayoutEntry &e : spec.layout)
                    h->dim += e.size;
-                 h->agg = buildAggregator(spec, *comm->comm);
+                 comm::CollectiveChoice choice;
+                 h->agg = buildAggregator(spec, *comm->comm, &choice);
+                 h->collective = spec.compressor == "none" ? "allreduce"
+                                 : spec.collective == "auto"
+                                     ? choice.collective
+                                     : spec.collective;
+                 if (spec.compressor != "none" && spec.collective == "auto")
+                   h->choice = choice;
                  return h;
                }),
            py::arg("comm"), py::arg("layout"), py::arg("compressor") = "none",
@@ -83,6 +90,39 @@ void bindAggregator(py::module_ &m) {
                              [](const AggregatorHandle &h) { return h.dim; })
       .def_property_readonly(
           "name", [](const AggregatorHandle &h) { return h.agg->name(); })
+      .def_property_readonly(
+          "collective",
+          [](const AggregatorHandle &h) { return h.collective; },
+          "allgather (a), scatter-reduce (b), or allreduce (compressor "
+          "none); with collective='auto', the one picked")
+      .def_property_readonly(
+          "collective_choice",
+          [](const AggregatorHandle &h) -> py::object {
+            if (!h.choice)
+              return py::none();
+            const comm::CollectiveChoice &c = *h.choice;
+            py::dict d;
+            d["collective"] = c.collective;
+            d["note"] = c.note;
+            d["model_measured"] = c.measured;
+            d["model_collective"] =
+                c.calibrated ? c.modelCollective : c.collective;
+            d["alpha_s"] = c.model.alpha;
+            d["beta_bytes_per_s"] = c.model.beta;
+            d["encode_s_per_coord"] = c.codec.encode;
+            d["decode_s_per_coord"] = c.codec.decode;
+            d["predicted_allgather_s"] = c.predictedAllgather;
+            d["predicted_scatter_reduce_s"] = c.predictedScatterReduce;
+            d["calibrated"] = c.calibrated;
+            d["measured_allgather_s"] = c.calibration.allgather;
+            d["measured_scatter_reduce_s"] = c.calibration.scatterReduce;
+            d["measured_ratio"] = c.calibration.ratio;
+            return std::move(d);
+          },
+          "collective='auto': the alpha-beta model's prediction for (a) "
+          "and (b) with this run's codec cost, the calibration's measured "
+          "times (median, rank 0's, the same on every rank) and the pick; "
+          "None otherwise")
       .def_property_readonly("refits",
                              [](const AggregatorHandle &h) -> std::uint64_t {
                                const comm::LevelRefitter *r = h.agg->refitter();

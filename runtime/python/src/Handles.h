@@ -8,11 +8,14 @@
 #pragma once
 
 #include "qoda/comm/Aggregator.h"
+#include "qoda/comm/CostModel.h"
 #include "qoda/optim/Optimizer.h"
 
 #include <pybind11/pybind11.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace qoda::python {
 
@@ -27,6 +30,10 @@ struct AggregatorHandle {
   std::shared_ptr<CommHandle> comm;
   std::unique_ptr<comm::Aggregator> agg;
   std::size_t dim = 0;
+  /// The collective the aggregator runs ("allreduce" for compressor none).
+  std::string collective;
+  /// Collective "auto": what was measured and why this one was picked.
+  std::optional<comm::CollectiveChoice> choice;
 };
 
 struct OptimizerHandle {
