@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""The optimiser's own cost per step, without the model's compute: a
+qoda.torch QODA step over the WGAN-GP's parameters (examples/wgan) whose
+closure only hands back fixed gradients. What is left is what
+communication costs a training step: parameters <-> flat vectors, the
+NaN/Inf check, encode, the collective, decode, the QODA update.
+
+    qoda-run -n K [--bandwidth RATE] -- bench/optimizer_step.py \\
+        [--compressors none,layerwise] [--collectives allgather]
+        [--steps 200] [--nz 128 --ngf 32 --ndf 32] [--bits 4] [--json]
+
+Every rank runs every (compressor, collective) in the same order, back to
+back, so the rows see the same load. Per row, rank 0 prints the median and
+quartiles of the wall time per step and the CPU time per step of its own
+process (user and system, every thread: Gloo's included); with K workers
+on C cores, the workers share the cores and a step's CPU time adds up
+across them.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples", "wgan"))
+import wgan  # noqa: E402
+import qoda  # noqa: E402
+import qoda.schedule  # noqa: E402
+import qoda.torch  # noqa: E402
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--compressors", default="none,layerwise")
+    p.add_argument("--collectives", default="allgather",
+                   help="allgather, scatter-reduce, auto (comma-separated)")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--nz", type=int, default=128)
+    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--ndf", type=int, default=32)
+    p.add_argument("--bits", type=int, default=4)
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    for name in ("steps", "nz", "ngf", "ndf", "bits"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name} must be positive")
+    if a.warmup < 0:
+        p.error("--warmup must be >= 0")
+    a.compressors = [c for c in a.compressors.split(",") if c]
+    a.collectives = [c for c in a.collectives.split(",") if c]
+    if not a.compressors or not a.collectives:
+        p.error("--compressors and --collectives need at least one name")
+    return a
+
+
+def one_row(args, compressor, collective, rank, tmp):
+    torch.manual_seed(0)
+    G, D = wgan.Generator(args.nz, args.ngf), wgan.Critic(args.ndf)
+    groups = []
+    for name, model in (("generator", G), ("critic", D)):
+        g = dict(params=model.named_parameters(), name=name)
+        if compressor == "layerwise":  # the hand schedule of train.py
+            g["schedule"] = qoda.schedule.write_schedule(
+                os.path.join(tmp, f"{name}.json"), name,
+                [(n, p.shape) for n, p in model.named_parameters()],
+                bits=args.bits, bucket=1024)
+        groups.append(g)
+    opt = qoda.torch.QODA(groups, lr=0.01, lr_gamma=0.05,
+                          compressor=compressor, bits=args.bits,
+                          collective=collective)
+    params = list(G.parameters()) + list(D.parameters())
+    gen = torch.Generator().manual_seed(1 + rank)
+    grads = [1e-3 * torch.randn(p.shape, generator=gen) for p in params]
+
+    def closure():  # fixed gradients, written in place: no model compute
+        for p, g in zip(params, grads):
+            if p.grad is None:
+                p.grad = torch.empty_like(p)
+            p.grad.copy_(g)
+
+    for _ in range(args.warmup):
+        opt.step(closure)
+    opt.comm.barrier()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    times = []
+    for _ in range(args.steps):
+        t = time.perf_counter()
+        opt.step(closure)
+        times.append(time.perf_counter() - t)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    q = statistics.quantiles(times, n=4)
+    n = args.steps
+    return {"compressor": compressor, "collective": opt.aggregator.collective,
+            "asked": collective, "workers": opt.comm.size,
+            "coordinates": opt.dim, "ms_per_step": 1e3 * q[1],
+            "ms_q1": 1e3 * q[0], "ms_q3": 1e3 * q[2],
+            "cpu_user_ms_per_step": 1e3 * (r1.ru_utime - r0.ru_utime) / n,
+            "cpu_sys_ms_per_step": 1e3 * (r1.ru_stime - r0.ru_stime) / n,
+            "bits_per_coord": opt.stats()["bits_per_coord"]}
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(1)
+    rank = int(os.environ.get("RANK", "0"))
+    tmp = tempfile.mkdtemp(prefix=f"qoda-optstep-{rank}-")
+    rows = []
+    for c in args.compressors:
+        for coll in (args.collectives if c != "none" else ["allgather"]):
+            rows.append(one_row(args, c, coll, rank, tmp))
+    if rank != 0:
+        return
+    if args.json:
+        print(json.dumps({"rows": rows}))
+        return
+    for r in rows:
+        print(f"K={r['workers']} {r['compressor']:<10} {r['collective']:<14} "
+              f"{r['ms_per_step']:7.2f} ms/step (q1 {r['ms_q1']:.2f}, q3 "
+              f"{r['ms_q3']:.2f})  cpu/step user {r['cpu_user_ms_per_step']:.2f}"
+              f" sys {r['cpu_sys_ms_per_step']:.2f} ms  "
+              f"{r['bits_per_coord']:.2f} bit/coord", flush=True)
+
+
+if __name__ == "__main__":
+    main()

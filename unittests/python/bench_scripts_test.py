@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""bench/optimizer_step.py and bench/wgan_compute.py on tiny settings: they
+run, their JSON has the rows and fields docs/perf.md quotes, and bad
+options are clear errors.
+
+usage: bench_scripts_test.py QODA_RUN
+"""
+import json
+import os
+import subprocess
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+bench = os.path.join(here, "..", "..", "bench")
+qoda_run = sys.argv[1]
+failures = []
+
+
+def run(cmd, expect=0):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=150)
+    if r.returncode != expect:
+        failures.append(f"{' '.join(cmd)}: exit {r.returncode}, expected "
+                        f"{expect}\n{r.stdout[-1500:]}{r.stderr[-1500:]}")
+    return r
+
+
+tiny = ["--nz", "8", "--ngf", "8", "--ndf", "8"]
+opt_step = os.path.join(bench, "optimizer_step.py")
+r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
+         opt_step, "--steps", "8", "--warmup", "1", "--json",
+         "--collectives", "allgather,scatter-reduce,auto"] + tiny)
+if r.returncode == 0:
+    line = [l for l in r.stdout.splitlines() if '"rows"' in l]
+    rows = json.loads(line[0].split("] ", 1)[1])["rows"] if line else []
+    got = [(x["compressor"], x["asked"]) for x in rows]
+    want = [("none", "allgather"), ("layerwise", "allgather"),
+            ("layerwise", "scatter-reduce"), ("layerwise", "auto")]
+    if got != want:
+        failures.append(f"optimizer_step rows {got}, expected {want}")
+    for x in rows:
+        if not (x["ms_per_step"] > 0 and x["workers"] == 2 and
+                x["cpu_user_ms_per_step"] >= 0 and x["bits_per_coord"] > 0):
+            failures.append(f"optimizer_step row {x}")
+    if rows and rows[3]["collective"] not in ("allgather", "scatter-reduce"):
+        failures.append(f"auto ran {rows[3]['collective']}")
+r = run([sys.executable, opt_step, "--steps", "0"], expect=2)
+if "--steps must be positive" not in r.stderr:
+    failures.append(f"--steps 0: {r.stderr}")
+
+compute = os.path.join(bench, "wgan_compute.py")
+# Whichever BLAS Debian's alternatives chose (the reference one may not be
+# installed): the same library twice, named twice.
+ref = "reference=" + os.path.dirname(
+    os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"))
+r = run([sys.executable, compute, "--rounds", "2", "--steps", "2", "--json",
+         "--blas", ref, "--blas", ref.replace("reference", "again")] + tiny)
+if r.returncode == 0:
+    out = json.loads(r.stdout)
+    names = [b["name"] for b in out["blas"]]
+    if names != ["reference", "again"] or out["blas"][0]["speedup"] != 1.0 \
+            or not all(b["ms_per_step"] > 0 and len(b["rounds_ms"]) == 2
+                       for b in out["blas"]):
+        failures.append(f"wgan_compute output {out}")
+r = run([sys.executable, compute, "--blas", "nodir=/nonexistent"], expect=2)
+if "no libblas.so.3 in '/nonexistent'" not in r.stderr:
+    failures.append(f"--blas without a library: {r.stderr}")
+
+if failures:
+    sys.exit("\n\n".join(failures))
+print("ok")
