@@ -58,29 +58,37 @@ public:
 
   void step(const OracleFn &oracle) override {
     std::size_t d = x_.size();
-    double gamma = single_ ? c_.lr / std::sqrt(1 + sumDiff_)
-                           : c_.lrGamma * std::pow(1 + sumSq_, c_.q - 0.5);
-    for (std::size_t i = 0; i < d; ++i)
-      half_[i] = x_[i] - static_cast<float>(gamma) * prev_[i];
+    if (!halfReady_) {
+      const float gamma = static_cast<float>(optimisticStep());
+      for (std::size_t i = 0; i < d; ++i)
+        half_[i] = x_[i] - gamma * prev_[i];
+      halfReady_ = true;
+    }
     oracle(half_.data(), v_.data());
     AggregateStats s;
     ++steps_;
     if (!aggregate(v_.data(), agg_v_.data(), s))
-      return;
-    if (single_) // on the aggregate (the authors' reference form)
+      return; // nothing changed: half_ stays X_{t+1/2}
+    if (single_) { // on the aggregate (the authors' reference form)
       sumDiff_ += comm::squareSums(agg_v_.data(), prev_.data(), d).diff;
-    for (std::size_t i = 0; i < d; ++i)
-      y_[i] -= agg_v_[i];
-    std::copy(agg_v_.begin(), agg_v_.end(), prev_.begin());
-    if (!single_) {
+    } else {
       sumSq_ += s.sumSq;
       sumDiff_ += s.sumSqDiff;
     }
     // Both rules: eta from the sum of squared differences (per worker for
     // the adaptive rule, of the aggregate for the single-step fallback).
-    double eta = c_.lr / std::sqrt(1 + sumDiff_);
-    for (std::size_t i = 0; i < d; ++i)
+    // One pass updates Y, the previous aggregate, X_{t+1} and already the
+    // next step's X_{t+3/2} = X_{t+1} - gamma_{t+1} Vhat_{t+1/2} (gamma
+    // depends only on the sums, final here): the vectors are streamed once
+    // per step instead of four times.
+    const double eta = c_.lr / std::sqrt(1 + sumDiff_);
+    const float gamma = static_cast<float>(optimisticStep());
+    for (std::size_t i = 0; i < d; ++i) {
+      y_[i] -= agg_v_[i];
+      prev_[i] = agg_v_[i];
       x_[i] = static_cast<float>(x1_[i] + eta * y_[i]);
+      half_[i] = x_[i] - gamma * prev_[i];
+    }
   }
 
 private:
@@ -98,9 +106,16 @@ private:
     readVec(is, prev_);
     sumSq_ = readPod<double>(is);
     sumDiff_ = readPod<double>(is);
+    halfReady_ = false;
+  }
+  /// gamma_t of X_{t+1/2} = X_t - gamma_t Vhat_{t-1/2}, from the sums so far.
+  double optimisticStep() const {
+    return single_ ? c_.lr / std::sqrt(1 + sumDiff_)
+                   : c_.lrGamma * std::pow(1 + sumSq_, c_.q - 0.5);
   }
   OptimConfig c_;
   bool single_;
+  bool halfReady_ = false; ///< half_ holds X_t - gamma_t Vhat_{t-1/2}
   std::vector<float> x1_;
   std::vector<double> y_;
   std::vector<float> prev_, half_, agg_v_;

@@ -41,6 +41,8 @@ OUT/libqoda_<model>.so (compressor "layerwise", collective "allgather").
 
 
 import os
+import warnings
+
 import numpy as np
 import torch
 
@@ -317,8 +319,16 @@ class Optimizer:
                 t.copy_(self._flat[o:o + t.numel()].view_as(t))
 
     def _set_point(self, x):
-        np.copyto(self._flat_np, x)
-        self._load_params()
+        # Straight from x (the C++ optimiser's read-only view, or a copy of
+        # its iterate) into the parameters: no staging copy. torch warns
+        # that the view is not writable; the parameters are only copy_'s
+        # destination, so nothing writes through it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            src = torch.from_numpy(x)
+        with torch.no_grad():
+            for (_, t), o in zip(self._params, self._offsets):
+                t.copy_(src[o:o + t.numel()].view_as(t))
 
     def _grads_into(self, out):
         out_t = torch.from_numpy(out)
