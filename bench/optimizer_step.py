@@ -7,7 +7,8 @@ NaN/Inf check, encode, the collective, decode, the QODA update.
 
     qoda-run -n K [--bandwidth RATE] -- bench/optimizer_step.py \\
         [--compressors none,layerwise] [--collectives allgather]
-        [--steps 200] [--nz 128 --ngf 32 --ndf 32] [--bits 4] [--json]
+        [--steps 200] [--nz 128 --ngf 32 --ndf 32] [--bits 4]
+        [--raw-allreduce-min BYTES] [--json]
 
 Every rank runs every (compressor, collective) in the same order, back to
 back, so the rows see the same load. Per row, rank 0 prints the median and
@@ -46,6 +47,11 @@ def parse_args():
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--ndf", type=int, default=32)
     p.add_argument("--bits", type=int, default=4)
+    p.add_argument("--raw-allreduce-min", type=int, default=None,
+                   metavar="BYTES", help="layerwise: fp32 types with at least "
+                   "this many bytes per worker go through their own "
+                   "all-reduce, smaller ones in the message (default: all "
+                   "all-reduced)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     for name in ("steps", "nz", "ngf", "ndf", "bits"):
@@ -72,9 +78,12 @@ def one_row(args, compressor, collective, rank, tmp):
                 [(n, p.shape) for n, p in model.named_parameters()],
                 bits=args.bits, bucket=1024)
         groups.append(g)
+    kw = {}
+    if compressor == "layerwise" and args.raw_allreduce_min is not None:
+        kw["raw_allreduce_min"] = args.raw_allreduce_min
     opt = qoda.torch.QODA(groups, lr=0.01, lr_gamma=0.05,
                           compressor=compressor, bits=args.bits,
-                          collective=collective)
+                          collective=collective, **kw)
     params = list(G.parameters()) + list(D.parameters())
     gen = torch.Generator().manual_seed(1 + rank)
     grads = [1e-3 * torch.randn(p.shape, generator=gen) for p in params]

@@ -125,6 +125,10 @@ def parse_args(argv):
     a("--lr-gamma", type=float, default=0.05, help="QODA's optimistic step lr_g")
     a("--qgenx-lr", type=float, default=0.5)
     a("--adam-lr", type=float, default=1e-3)
+    a("--raw-allreduce-min", type=int, default=None, metavar="BYTES",
+      help="qoda-hand, qoda-hand-sr: train.py --raw-allreduce-min (fp32 "
+           "types below BYTES per worker travel in the message instead of "
+           "their own all-reduce); default: train.py's (all all-reduced)")
     a("--auto-budget", type=float, default=5.0,
       help="qoda-auto: qoda-compile --bits-per-coordinate (everything on "
       "the wire: 5 matches --bits 4 plus the sign bit)")
@@ -171,6 +175,8 @@ def parse_args(argv):
         p.error(f"--quality-target must be a positive FD, got {args.quality_target}")
     if args.quality_target is None and not args.report_only:
         p.error("--quality-target FD is required: choose the threshold up front")
+    if args.raw_allreduce_min is not None and args.raw_allreduce_min < 0:
+        p.error("--raw-allreduce-min expects a number of bytes >= 0")
     if args.run_timeout is None:
         args.run_timeout = 120 * args.minutes + 300
     return args
@@ -178,16 +184,19 @@ def parse_args(argv):
 
 def settings(args):
     """What must be equal for two runs' records to share one table."""
-    return {"nz": args.nz, "ngf": args.ngf, "ndf": args.ndf,
-            "batch": args.batch, "bits": args.bits, "lr": args.lr,
-            "lr_gamma": args.lr_gamma, "qgenx_lr": args.qgenx_lr,
-            "adam_lr": args.adam_lr,
-            "auto_budget": args.auto_budget, "minutes": args.minutes,
-            "eval_seconds": args.eval_seconds,
-            "eval_samples": args.eval_samples,
-            "classifier_steps": args.classifier_steps, "steps": args.steps,
-            "seed": args.seed, "quality_target": args.quality_target,
-            "extra": args.extra}
+    s = {"nz": args.nz, "ngf": args.ngf, "ndf": args.ndf,
+         "batch": args.batch, "bits": args.bits, "lr": args.lr,
+         "lr_gamma": args.lr_gamma, "qgenx_lr": args.qgenx_lr,
+         "adam_lr": args.adam_lr,
+         "auto_budget": args.auto_budget, "minutes": args.minutes,
+         "eval_seconds": args.eval_seconds,
+         "eval_samples": args.eval_samples,
+         "classifier_steps": args.classifier_steps, "steps": args.steps,
+         "seed": args.seed, "quality_target": args.quality_target,
+         "extra": args.extra}
+    if args.raw_allreduce_min is not None:  # older records lack the key
+        s["raw_allreduce_min"] = args.raw_allreduce_min
+    return s
 
 
 def load_records(path):
@@ -295,6 +304,9 @@ def run_one(args, k, link, method, libs, log):
              "--no-export"] + METHODS[method] + common_train_args(args)
     if method == "qoda-auto":
         train += ["--library", ",".join(libs)]
+    if method in ("qoda-hand", "qoda-hand-sr") and \
+            args.raw_allreduce_min is not None:
+        train += ["--raw-allreduce-min", str(args.raw_allreduce_min)]
     lr = {"qgenx": args.qgenx_lr, "adam": args.adam_lr}.get(method, args.lr)
     train += ["--lr", str(lr), "--lr-gamma", str(args.lr_gamma)]
     train += args.extra  # last: the user's train.py options win

@@ -73,6 +73,12 @@ def parse_args(argv=None):
            "directories of onnx/generator.onnx and onnx/critic.onnx; their "
            "schedule.json and generated kernels (libqoda_*.so) are used "
            "instead of --schedule")
+    a("--raw-allreduce-min", type=int, default=None, metavar="BYTES",
+      help="layerwise without --library: fp32/fp16 types putting at least "
+           "this many bytes per worker on the wire go through their own "
+           "all-reduce, smaller ones travel in the message (default: all "
+           "all-reduced; small ones cost a latency-bound collective each "
+           "step, docs/perf.md)")
     a("--refit", default="0,50,200/500",
       help="layerwise level re-fitting plan, or none")
     a("--lr", type=float, default=None,
@@ -116,6 +122,13 @@ def parse_args(argv=None):
         assert len(args.betas) == 2
     except (ValueError, AssertionError):
         p.error(f"--betas: expected two numbers like 0.5,0.9, got '{args.betas}'")
+    if args.raw_allreduce_min is not None:
+        if args.raw_allreduce_min < 0:
+            p.error("--raw-allreduce-min expects a number of bytes >= 0")
+        if args.compressor != "layerwise" or args.library is not None:
+            p.error("--raw-allreduce-min applies to --compressor layerwise "
+                    "without --library (compiled libraries send every type "
+                    "in their messages)")
     if args.library is not None:
         if args.compressor != "layerwise":
             p.error("--library needs --compressor layerwise")
@@ -209,6 +222,8 @@ def main(argv=None):
         kw.update(lr_gamma=args.lr_gamma, q=args.q)
     if "adam" in args.optimizer:
         kw["betas"] = args.betas
+    if args.raw_allreduce_min is not None:
+        kw["raw_allreduce_min"] = args.raw_allreduce_min
     if args.compressor == "layerwise" and args.refit != "none":
         kw["refit"] = args.refit
     opt = OPTIMIZERS[args.optimizer](
