@@ -128,7 +128,8 @@ def parse_args(argv):
     a("--raw-allreduce-min", type=int, default=None, metavar="BYTES",
       help="qoda-hand, qoda-hand-sr: train.py --raw-allreduce-min (fp32 "
            "types below BYTES per worker travel in the message instead of "
-           "their own all-reduce); default: train.py's (all all-reduced)")
+           "their own all-reduce); default: qoda.torch's, 16384 (the runs in "
+           "docs/perf.md's table predate it and all-reduced every fp32 type)")
     a("--auto-budget", type=float, default=5.0,
       help="qoda-auto: qoda-compile --bits-per-coordinate (everything on "
       "the wire: 5 matches --bits 4 plus the sign bit)")

@@ -219,8 +219,9 @@ class Optimizer:
                   fp16 types whose coordinates put at least this many bytes
                   per worker on the wire go through their own fp32 / fp16
                   all-reduce, smaller ones travel as casts in the messages
-                  (an all-reduce costs 2(K-1) latencies); None means 0 (all
-                  of them, as qoda-bench vi --raw-allreduce-min 0). Compiled
+                  (an all-reduce costs 2(K-1) latencies); None means 16384
+                  (biases and norms ride in the message; 0 all-reduces every
+                  fp32/fp16 type, as qoda-bench vi's default). Compiled
                   libraries send every type in their messages and reject it.
       uncompressed_1d  global quantizers: send tensors with at most one
                   dimension (biases, norm scales) through the fp32

@@ -114,7 +114,8 @@ CodecPlan planCodecs(const AggregatorSpec &spec, comm::Communicator &comm,
     comm::RawRouting route = comm::routeUncompressed(
         s, dim,
         static_cast<std::uint64_t>(
-            std::max<std::int64_t>(0, spec.rawAllreduceMin)));
+            spec.rawAllreduceMin < 0 ? kDefaultRawAllreduceMin
+                                     : spec.rawAllreduceMin));
     p.layout = comm::compressedLayout(s, dim, route);
     quant::Schedule cs = comm::compressedSchedule(s, dim, route);
     p.compressed = comm::checkLayout(p.layout).compressed;

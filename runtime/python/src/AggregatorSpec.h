@@ -30,6 +30,16 @@ struct LayoutEntry {
   bool compressed = true;
 };
 
+/// raw_allreduce_min when not given: fp32/fp16 types below 16 KiB per
+/// worker travel in the message. [choice] An all-reduce of its own costs
+/// 2(K-1) latencies every step; in the message a type costs (K-1) B bytes
+/// instead of 2(K-1)/K B. The message wins below B = 2 alpha beta / (1 -
+/// 2/K) (docs/runtime.md): 13 KB at 100 Mbit/s and K = 8 with alpha = 0.4
+/// ms, 200 KB at 1 Gbit/s and K = 4, more on faster links; the biases and
+/// norms of most layers are far below, and the WGAN's optimiser step went
+/// from 24.6 to 19.3 ms at K = 4, 1 Gbit/s (docs/perf.md).
+constexpr std::int64_t kDefaultRawAllreduceMin = 16 * 1024;
+
 struct AggregatorSpec {
   std::vector<LayoutEntry> layout;
   /// "none" (fp32 all-reduce), "fp16" (the collective's codec), a name of
@@ -52,8 +62,8 @@ struct AggregatorSpec {
   /// least this many bytes per worker on the wire go through their own
   /// all-reduce (comm::routeUncompressed, as qoda-bench vi's
   /// --raw-allreduce-min), the others travel as casts in the message.
-  /// -1: not given (0, every fp32/fp16 type all-reduced); given with a
-  /// non-layer-wise compressor or compiled libraries it is an error.
+  /// -1: not given (kDefaultRawAllreduceMin); given with a non-layer-wise
+  /// compressor or compiled libraries it is an error.
   std::int64_t rawAllreduceMin = -1;
   std::uint64_t seed = 0;
   std::string refit = "none";       ///< a comm::RefitPlan text, layer-wise only

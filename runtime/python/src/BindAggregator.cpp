@@ -83,7 +83,7 @@ void bindAggregator(py::module_ &m) {
            "raw_allreduce_min: layer-wise without libraries: fp32/fp16 "
            "types with at least this many bytes per worker go through "
            "their own all-reduce, smaller ones travel in the message "
-           "(None: 0, all of them). "
+           "(None: 16384). "
            "layout: [(name, numel, compressed)] in the order of the flat "
            "vector. All ranks must pass the same arguments.")
       .def_property_readonly("dim",
