@@ -179,4 +179,19 @@ void applyCalibration(CollectiveChoice &choice, const Calibration &c,
     choice.collective = c.ratio > 1 ? "scatter-reduce" : "allgather";
 }
 
+CollectiveChoice autoCollective(Communicator &comm, MessageCodec &probe,
+                                double messageBytes,
+                                const AggregatorBuilder &build, const float *v,
+                                int pairs) {
+  CodecCost cost = measureCodecCost(comm, probe);
+  CollectiveChoice c = chooseCollective(
+      comm, messageBytes, static_cast<double>(probe.dim()), cost);
+  if (pairs > 0 && comm.size() > 1) {
+    std::unique_ptr<Aggregator> a = build("allgather");
+    std::unique_ptr<Aggregator> b = build("scatter-reduce");
+    applyCalibration(c, calibrateCollectives(comm, *a, *b, v, pairs));
+  }
+  return c;
+}
+
 } // namespace qoda::comm

@@ -198,24 +198,19 @@ makeAggregator(const AggregatorOptions &o, comm::Communicator &comm,
     double msg = static_cast<double>(codecA->messageBytes() +
                                      comm::CompressedAggregator::kHeaderBytes);
     auto probe = make(0, dim); // timing encodes must not advance codecA
-    comm::CodecCost cost = comm::measureCodecCost(comm, *probe);
-    comm::CollectiveChoice c =
-        comm::chooseCollective(comm, msg, static_cast<double>(dim), cost);
-    if (o.calibratePairs > 0 && comm.size() > 1) {
-      // Scratch (a) and (b) with this run's codecs and layout, on the
-      // operator at the starting point: the real messages, sizes and
-      // collectives, timed alternately; the measurement decides.
-      std::size_t comp = codecA->dim();
-      auto a = build("allgather", comm, dim, make, makeComp, layout,
-                     makeComp(0, comp));
-      auto b = build("scatter-reduce", comm, dim, make, makeComp, layout,
-                     nullptr);
-      std::vector<float> v(dim);
-      problem.apply(problem.start().data(), v.data());
-      comm::applyCalibration(
-          c, comm::calibrateCollectives(comm, *a, *b, v.data(),
-                                        o.calibratePairs));
-    }
+    // Scratch (a) and (b) with this run's codecs and layout, timed on the
+    // operator at the starting point: the real messages, sizes and
+    // collectives; the measurement decides.
+    std::size_t comp = codecA->dim();
+    std::vector<float> v(dim);
+    problem.apply(problem.start().data(), v.data());
+    comm::CollectiveChoice c = comm::autoCollective(
+        comm, *probe, msg,
+        [&](const std::string &coll) {
+          return build(coll, comm, dim, make, makeComp, layout,
+                       coll == "allgather" ? makeComp(0, comp) : nullptr);
+        },
+        v.data(), o.calibratePairs);
     collective = c.collective;
     if (choice)
       *choice = c;

@@ -176,9 +176,6 @@ comm::CollectiveChoice pickCollective(CodecPlan &plan,
   std::unique_ptr<comm::MessageCodec> probe = plan.make(0, plan.compressed);
   double msg = static_cast<double>(probe->messageBytes() +
                                    comm::CompressedAggregator::kHeaderBytes);
-  comm::CodecCost cost = comm::measureCodecCost(comm, *probe);
-  c = comm::chooseCollective(comm, msg, static_cast<double>(plan.compressed),
-                             cost);
   // The codecs' speed does not depend on the values: a fixed synthetic
   // vector (gradient-like scale) stands in for the first gradient.
   std::vector<float> v(plan.dim);
@@ -186,10 +183,10 @@ comm::CollectiveChoice pickCollective(CodecPlan &plan,
   std::normal_distribution<float> normal(0.0f, 1e-2f);
   for (float &x : v)
     x = normal(gen);
-  std::unique_ptr<comm::Aggregator> a = plan.build("allgather", comm);
-  std::unique_ptr<comm::Aggregator> b = plan.build("scatter-reduce", comm);
-  comm::applyCalibration(c, comm::calibrateCollectives(comm, *a, *b, v.data()));
-  return c;
+  return comm::autoCollective(
+      comm, *probe, msg,
+      [&](const std::string &coll) { return plan.build(coll, comm); },
+      v.data(), /*pairs=*/5);
 }
 
 } // namespace

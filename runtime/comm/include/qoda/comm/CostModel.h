@@ -19,6 +19,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace qoda::comm {
@@ -129,5 +131,22 @@ void applyCalibration(CollectiveChoice &choice, const Calibration &c,
 CollectiveChoice chooseCollective(Communicator &comm, double messageBytes,
                                   double coords = 0,
                                   const CodecCost &codec = {});
+
+/// Builds the run's aggregator for collective "allgather" or
+/// "scatter-reduce" (fresh codecs each call).
+using AggregatorBuilder =
+    std::function<std::unique_ptr<Aggregator>(const std::string &)>;
+
+/// Collective "auto", the whole procedure every front end runs: the codec
+/// cost measured on `probe` (a scratch codec of the run's kind over
+/// probe.dim() coordinates), the model fitted around `messageBytes`
+/// (chooseCollective), then, when pairs > 0 and K > 1, both collectives
+/// built by `build` as scratch instances and timed on `v`
+/// (calibrateCollectives, applyCalibration). Identical on every rank; a
+/// collective on every rank.
+CollectiveChoice autoCollective(Communicator &comm, MessageCodec &probe,
+                                double messageBytes,
+                                const AggregatorBuilder &build, const float *v,
+                                int pairs);
 
 } // namespace qoda::comm
