@@ -176,8 +176,12 @@ def parse_args(argv):
         p.error(f"--quality-target must be a positive FD, got {args.quality_target}")
     if args.quality_target is None and not args.report_only:
         p.error("--quality-target FD is required: choose the threshold up front")
-    if args.raw_allreduce_min is not None and args.raw_allreduce_min < 0:
-        p.error("--raw-allreduce-min expects a number of bytes >= 0")
+    if args.raw_allreduce_min is not None:
+        if args.raw_allreduce_min < 0:
+            p.error("--raw-allreduce-min expects a number of bytes >= 0")
+        if not {"qoda-hand", "qoda-hand-sr"} & set(args.methods):
+            p.error("--raw-allreduce-min applies to qoda-hand and "
+                    "qoda-hand-sr; --methods has neither")
     if args.run_timeout is None:
         args.run_timeout = 120 * args.minutes + 300
     return args

@@ -31,6 +31,10 @@ expect_usage_error([train, "--collective", "ring"], "invalid choice: 'ring'")
 expect_usage_error([speedup, "--out", "/nonexistent/x", "--quality-target",
                     "300", "--raw-allreduce-min", "-5"],
                    "--raw-allreduce-min expects a number of bytes >= 0")
+expect_usage_error([speedup, "--out", "/nonexistent/x", "--quality-target",
+                    "300", "--methods", "uncompressed,qoda-auto",
+                    "--raw-allreduce-min", "64"],
+                   "--raw-allreduce-min applies to qoda-hand and qoda-hand-sr")
 if failures:
     sys.exit("\n".join(failures))
 print("ok")
