@@ -80,7 +80,8 @@ def parse_args(argv=None):
            "qoda.torch's, 16384; 0 all-reduces them all, each type a "
            "latency-bound collective every step, docs/perf.md)")
     a("--refit", default="0,50,200/500",
-      help="layerwise level re-fitting plan, or none")
+      help="layerwise level re-fitting plan (steps[/every][@window]), "
+      "or none")
     a("--lr", type=float, default=None,
       help="default: 1e-3 for adam/extra-adam, 0.5 otherwise")
     a("--lr-gamma", type=float, default=0.05, help="qoda's optimistic step lr_g")

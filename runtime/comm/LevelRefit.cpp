@@ -17,29 +17,59 @@ bool RefitPlan::due(std::uint64_t s) const {
   return every > 0 && s > last && (s - last) % every == 0;
 }
 
+std::uint64_t RefitPlan::nextDue(std::uint64_t s) const {
+  std::uint64_t next = UINT64_MAX;
+  auto listed = std::lower_bound(steps.begin(), steps.end(), s);
+  if (listed != steps.end())
+    next = *listed;
+  if (every > 0) {
+    std::uint64_t last = steps.empty() ? 0 : steps.back();
+    std::uint64_t k = s <= last ? 1 : (s - last + every - 1) / every;
+    if (k <= (UINT64_MAX - last) / every)
+      next = std::min(next, last + k * every);
+  }
+  return next;
+}
+
+bool RefitPlan::observes(std::uint64_t completedSteps) const {
+  std::uint64_t next = nextDue(completedSteps);
+  return next != UINT64_MAX &&
+         (window == 0 || next - completedSteps < window);
+}
+
 RefitPlan RefitPlan::parse(const std::string &text) {
   auto bad = [&](const std::string &why) {
     return std::invalid_argument(
         "bad refit plan '" + text + "': " + why +
-        " (expected e.g. 0,200,1000,5000/10000, /50, 0,100 or none)");
+        " (expected e.g. 0,200,1000,5000/10000, /50, 0,100@20, /500@all or "
+        "none)");
   };
   RefitPlan p;
   p.steps.clear();
   p.every = 0;
   if (text == "none")
     return p;
-  std::string list = text, every;
-  std::size_t slash = text.find('/');
-  if (slash != std::string::npos) {
-    list = text.substr(0, slash);
-    every = text.substr(slash + 1);
-  }
   auto number = [&](const std::string &s) {
     if (s.empty() || s.size() > 18 ||
         s.find_first_not_of("0123456789") != std::string::npos)
       throw bad("'" + s + "' is not a step count");
     return static_cast<std::uint64_t>(std::stoull(s));
   };
+  std::string steps = text;
+  std::size_t at = text.find('@');
+  if (at != std::string::npos) {
+    steps = text.substr(0, at);
+    std::string w = text.substr(at + 1);
+    p.window = w == "all" ? 0 : number(w);
+    if (w != "all" && p.window == 0)
+      throw bad("the window after '@' must be at least 1 step (or 'all')");
+  }
+  std::string list = steps, every;
+  std::size_t slash = steps.find('/');
+  if (slash != std::string::npos) {
+    list = steps.substr(0, slash);
+    every = steps.substr(slash + 1);
+  }
   std::stringstream ss(list);
   std::string item;
   while (!list.empty() && std::getline(ss, item, ','))
@@ -69,6 +99,8 @@ std::string RefitPlan::str() const {
     s += (s.empty() ? "" : ",") + std::to_string(x);
   if (every)
     s += "/" + std::to_string(every);
+  if (window != RefitPlan().window)
+    s += "@" + (window ? std::to_string(window) : std::string("all"));
   return s;
 }
 
@@ -85,14 +117,16 @@ LevelRefitter::LevelRefitter(Communicator &comm, quant::Schedule schedule,
 }
 
 bool LevelRefitter::observe(const float *v, std::uint64_t step) {
-  for (const quant::Segment &s :
-       v ? sched_.segmentsFor(n_) : std::vector<quant::Segment>()) {
-    const quant::TypeSchedule &t = sched_.types[s.type];
-    if (t.kind == quant::TypeKind::Levels)
-      hist_[s.type].addVector(v + s.offset, s.length, t.bucketSize,
-                              t.norm == quant::Norm::Linf);
-  }
   std::uint64_t done = step > 0 ? step - 1 : 0;
+  // A second vector of a step that already refitted feeds the next refit.
+  bool refitted = lastRefit_ == static_cast<std::int64_t>(done);
+  if (v && plan_.observes(refitted ? done + 1 : done))
+    for (const quant::Segment &s : sched_.segmentsFor(n_)) {
+      const quant::TypeSchedule &t = sched_.types[s.type];
+      if (t.kind == quant::TypeKind::Levels)
+        hist_[s.type].addVector(v + s.offset, s.length, t.bucketSize,
+                                t.norm == quant::Norm::Linf);
+    }
   if (!plan_.due(done) || lastRefit_ == static_cast<std::int64_t>(done))
     return false;
   lastRefit_ = static_cast<std::int64_t>(done);

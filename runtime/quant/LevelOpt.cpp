@@ -18,16 +18,36 @@ void Histogram::add(float u) {
 
 void Histogram::addVector(const float *v, size_t n, uint32_t bucketSize,
                           bool linf) {
+  // Called on every coordinate of every observed vector, so it is written
+  // for the compiler to vectorise the norm: eight independent float lanes
+  // (a bucket's sum of squares loses nothing that matters to a histogram
+  // bin), the bin index and the bin sums per coordinate after it.
+  const double scale = double(bins());
+  const size_t last = bins() - 1;
   for (size_t b = 0; b < n; b += bucketSize) {
-    size_t e = std::min(n, b + size_t(bucketSize));
+    const size_t e = std::min(n, b + size_t(bucketSize));
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = b;
+    for (; i + 8 <= e; i += 8)
+      for (int l = 0; l < 8; ++l)
+        lane[l] = linf ? std::max(lane[l], std::fabs(v[i + l]))
+                       : lane[l] + v[i + l] * v[i + l];
     double norm = 0.0;
-    for (size_t i = b; i < e; ++i)
-      norm = linf ? std::fmax(norm, std::fabs(double(v[i])))
+    for (int l = 0; l < 8; ++l)
+      norm = linf ? std::max(norm, double(lane[l])) : norm + double(lane[l]);
+    for (; i < e; ++i)
+      norm = linf ? std::max(norm, double(std::fabs(v[i])))
                   : norm + double(v[i]) * double(v[i]);
     if (!linf)
       norm = std::sqrt(norm);
-    for (size_t i = b; i < e; ++i)
-      add(norm > 0 ? float(std::fabs(double(v[i])) / norm) : 0.0f);
+    const double inv = norm > 0 ? 1.0 / norm : 0.0;
+    for (i = b; i < e; ++i) {
+      double x = std::min(1.0, double(std::fabs(v[i])) * inv);
+      size_t bin = std::min(last, size_t(x * scale));
+      count[bin] += 1.0;
+      sum[bin] += x;
+      sumSq[bin] += x * x;
+    }
   }
 }
 

@@ -609,7 +609,8 @@ std::string viUsage() {
          opts + "\n  compressors: " + comps +
          "\n  LIST: comma-separated names or 'all'; every combination runs "
          "in turn.\n  PLAN: level refit steps, e.g. 0,200,1000,5000/10000 "
-         "(the default: then every 10000).\n"
+         "(the default: then every 10000), optionally @W: fit on the W "
+         "steps up to each refit (default 10) or @all.\n"
          "Run under qoda-run -n K for K workers; alone it runs one worker.";
 }
 

@@ -174,6 +174,16 @@ if np.allclose(tp[2], opt.x) or np.allclose(tp[1], tp[2]):
 params_now = torch.cat([G.weight.reshape(-1), G.bias, D.u.reshape(-1)])
 if not np.array_equal(params_now.detach().numpy(), opt.x):
     sys.exit("after step() the parameters must hold the iterate X_{t+1}")
+# The copy-free view step() reads the iterate through: the same values,
+# read-only, and it follows the iterate.
+vopt, _, vclosure, _ = torch_run("QODA", 2, lr=0.3, lr_gamma=0.3)
+view = vopt._opt._x_view()
+if not np.array_equal(view, vopt.x) or view.flags.writeable:
+    sys.exit("_x_view must be a read-only view of the iterate")
+before = vopt.x
+vopt.step(vclosure)
+if np.array_equal(view, before) or not np.array_equal(view, vopt.x):
+    sys.exit("_x_view must show the iterate after a step")
 
 # Compressed: identical parameters on every rank, fewer bits than fp32.
 tmp = tempfile.mkdtemp(prefix=f"qoda-py-{RANK}-")

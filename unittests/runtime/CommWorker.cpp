@@ -574,8 +574,36 @@ static int refit(Communicator &c) {
       return 1;
     }
   }
+  // The window: a plan "5@1" fits on the vector of its due step alone
+  // (exactly the tables of a refitter that saw only that vector), "5@all"
+  // on every vector since the start (here heavy-tailed ones first, so
+  // its tables differ).
+  RefitPlan one = RefitPlan::parse("5@1"), all = RefitPlan::parse("5@all");
+  LevelRefitter windowed(c, full, n, one, 256), everything(c, full, n, all, 256),
+      last(c, full, n, all, 256);
+  for (std::uint64_t step = 1; step <= 6; ++step) {
+    std::vector<float> v = vectorOf(c.rank(), static_cast<int>(step), n);
+    if (step < 6)
+      for (float &x : v)
+        x = x * x * x;
+    bool a = windowed.observe(v.data(), step);
+    bool b = everything.observe(v.data(), step);
+    bool l = last.observe(step == 6 ? v.data() : nullptr, step);
+    if (a != (step == 6) || b != a || l != a) {
+      std::cerr << "windowed plans refit at the wrong step\n";
+      return 1;
+    }
+  }
+  if (windowed.levelsHash() != last.levelsHash()) {
+    std::cerr << "a window of 1 step binned vectors outside it\n";
+    return 1;
+  }
+  if (windowed.levelsHash() == everything.levelsHash()) {
+    std::cerr << "'@all' did not bin the earlier vectors\n";
+    return 1;
+  }
   std::cout << "refits at completed steps 0, 2, 5, 8; identical tables on " << K
-            << " ranks\n";
+            << " ranks; windows bin the due steps' vectors only\n";
   return 0;
 }
 

@@ -116,6 +116,41 @@ TEST(RefitPlan, ParseAndDue) {
   EXPECT_TRUE(e.due(100));
   EXPECT_FALSE(e.due(75));
   EXPECT_TRUE(RefitPlan::parse("none").steps.empty());
-  for (const char *bad : {"", "5,3", "1,,2", "a", "0/0", "3,"})
+  for (const char *bad : {"", "5,3", "1,,2", "a", "0/0", "3,", "0,5@0",
+                          "0,5@", "0,5@x", "@5", "none@5", "/50@-1"})
     EXPECT_THROW(RefitPlan::parse(bad), std::invalid_argument) << bad;
+}
+
+TEST(RefitPlan, NextDueAndWindow) {
+  RefitPlan d = RefitPlan::parse("0,50,200/500@10");
+  EXPECT_EQ(d.window, 10u);
+  EXPECT_EQ(d.str(), "0,50,200/500"); // 10 is the default window
+  EXPECT_EQ(d.nextDue(0), 0u);
+  EXPECT_EQ(d.nextDue(1), 50u);
+  EXPECT_EQ(d.nextDue(50), 50u);
+  EXPECT_EQ(d.nextDue(51), 200u);
+  EXPECT_EQ(d.nextDue(201), 700u);
+  EXPECT_EQ(d.nextDue(700), 700u);
+  EXPECT_EQ(d.nextDue(701), 1200u);
+  // Observed: the 10 completed-step counts up to each due one.
+  EXPECT_TRUE(d.observes(0));
+  EXPECT_FALSE(d.observes(1));
+  EXPECT_FALSE(d.observes(40));
+  for (std::uint64_t s = 41; s <= 50; ++s)
+    EXPECT_TRUE(d.observes(s)) << s;
+  EXPECT_FALSE(d.observes(51));
+  EXPECT_FALSE(d.observes(690));
+  EXPECT_TRUE(d.observes(691));
+  RefitPlan listed = RefitPlan::parse("0,100@3");
+  EXPECT_EQ(listed.str(), "0,100@3");
+  EXPECT_TRUE(listed.observes(98));
+  EXPECT_FALSE(listed.observes(97));
+  EXPECT_EQ(listed.nextDue(101), UINT64_MAX);
+  EXPECT_FALSE(listed.observes(101)); // no refit will come: no binning
+  RefitPlan all = RefitPlan::parse("/50@all");
+  EXPECT_EQ(all.window, 0u);
+  EXPECT_EQ(all.str(), "0/50@all");
+  EXPECT_TRUE(all.observes(1));
+  EXPECT_TRUE(all.observes(49));
+  EXPECT_EQ(RefitPlan::parse(all.str()).str(), all.str());
 }

@@ -227,7 +227,8 @@ class Optimizer:
                   dimension (biases, norm scales) through the fp32
                   all-reduce (allgather only)
       refit       layer-wise level re-fitting plan ("0,200,1000,5000/10000",
-                  "/50", ...) or None
+                  "/50", ...; "@W" after it: fit on the W steps up to
+                  each refit, default 10, "@all") or None
       on_nonfinite "stop" (raise qoda.NonFiniteError naming the parameter)
                   or "skip" (drop the step on every worker)
       seed        the quantizers' random key
@@ -378,7 +379,7 @@ class Optimizer:
             self.evaluations += 1
 
         self._opt.step(oracle)
-        self._set_point(self._opt.x)
+        self._set_point(self._opt._x_view())
         return result[-1] if result else None
 
     # -- state -------------------------------------------------------------
@@ -409,7 +410,7 @@ class Optimizer:
 
     def load(self, path):
         self._opt.load(str(path))
-        self._set_point(self._opt.x)
+        self._set_point(self._opt._x_view())
 
 
 def _algo(name, doc):

@@ -2,8 +2,9 @@
 //
 // METHOD 3: the levels of every `levels` type minimise the quantization
 // variance (MQV) of the distribution of that type's normalised coordinates
-// u = |v_i| / ||bucket||. Every worker bins the u of its own vectors into
-// one quant::Histogram per type; at the steps of a RefitPlan the histograms
+// u = |v_i| / ||bucket||. Every worker bins the u of its own vectors of the
+// last few steps before each refit (the plan's window) into one
+// quant::Histogram per type; at the steps of a RefitPlan the histograms
 // of all ranks are merged (one all-gather, summed in rank order, so every
 // rank holds the identical merged histogram), new levels are fitted with
 // the quantization library's coordinate descent (deterministic, so every
@@ -26,15 +27,28 @@
 namespace qoda::comm {
 
 /// When to re-fit, in completed optimiser steps: the listed steps, then
-/// every `every` steps after the last one (0: never again).
+/// every `every` steps after the last one (0: never again); and on what:
+/// the vectors of the `window` steps up to each refit (0: every vector since
+/// the previous one). A window keeps the statistics recent (gradients drift
+/// as training goes) and, more to the point, keeps the binning of every
+/// coordinate off the steps that feed no refit: binning costs about as much
+/// CPU as encoding, and after a plan's last listed step no refit may come.
 struct RefitPlan {
   std::vector<std::uint64_t> steps{0, 200, 1000, 5000};
   std::uint64_t every = 10000;
+  std::uint64_t window = 10;
 
   bool due(std::uint64_t completedSteps) const;
-  /// "0,200,1000,5000/10000" (the default), "0,100" (no repeat), "/50"
-  /// (every 50 steps, from step 0), or "none". Throws std::invalid_argument
-  /// naming the bad text.
+  /// The first completed-step count >= s at which a refit is due;
+  /// UINT64_MAX if none is.
+  std::uint64_t nextDue(std::uint64_t s) const;
+  /// Whether a vector encoded after `completedSteps` steps feeds a refit:
+  /// one is due within the window.
+  bool observes(std::uint64_t completedSteps) const;
+  /// "0,200,1000,5000/10000" (the default steps), "0,100" (no repeat),
+  /// "/50" (every 50 steps, from step 0), or "none"; optionally followed by
+  /// "@W" (a window of W >= 1 steps; default 10) or "@all". Throws
+  /// std::invalid_argument naming the bad text.
   static RefitPlan parse(const std::string &text);
   std::string str() const;
 };
