@@ -85,10 +85,12 @@ public:
     const float gamma = static_cast<float>(optimisticStep());
     for (std::size_t i = 0; i < d; ++i) {
       y_[i] -= agg_v_[i];
-      prev_[i] = agg_v_[i];
       x_[i] = static_cast<float>(x1_[i] + eta * y_[i]);
-      half_[i] = x_[i] - gamma * prev_[i];
+      half_[i] = x_[i] - gamma * agg_v_[i];
     }
+    // The aggregate becomes the previous one by a swap, not a copy: the
+    // next aggregate() overwrites every coordinate of agg_v_.
+    std::swap(prev_, agg_v_);
   }
 
 private:
