@@ -8,10 +8,14 @@ NaN/Inf check, encode, the collective, decode, the QODA update.
     qoda-run -n K [--bandwidth RATE] -- bench/optimizer_step.py \\
         [--compressors none,layerwise] [--collectives allgather]
         [--steps 200] [--nz 128 --ngf 32 --ndf 32] [--bits 4]
-        [--raw-allreduce-min BYTES] [--json]
+        [--raw-allreduce-min BYTES] [--refits "none;/1000@all"] [--json]
 
-Every rank runs every (compressor, collective) in the same order, back to
-back, so the rows see the same load. Per row, rank 0 prints the median and
+Every rank runs every (compressor, collective[, refit plan]) in the same
+order, back to back, so the rows see the same load. --refits lists
+layer-wise level re-fitting plans separated by ';' (a plan has commas):
+"/1000@all" bins every step's vector (no refit falls in the timed steps),
+"/1000" only the 10 steps before step 1000, i.e. none of them, so the pair
+measures what binning every step costs. Per row, rank 0 prints the median and
 quartiles of the wall time per step and the CPU time per step of its own
 process (user and system, every thread: Gloo's included); with K workers
 on C cores, the workers share the cores and a step's CPU time adds up
@@ -52,6 +56,9 @@ def parse_args():
                    "this many bytes per worker go through their own "
                    "all-reduce, smaller ones in the message (default: all "
                    "all-reduced)")
+    p.add_argument("--refits", default="none",
+                   help="layerwise: refit plans separated by ';' "
+                   "(default none)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     for name in ("steps", "nz", "ngf", "ndf", "bits"):
@@ -61,12 +68,14 @@ def parse_args():
         p.error("--warmup must be >= 0")
     a.compressors = [c for c in a.compressors.split(",") if c]
     a.collectives = [c for c in a.collectives.split(",") if c]
-    if not a.compressors or not a.collectives:
-        p.error("--compressors and --collectives need at least one name")
+    a.refits = [r for r in a.refits.split(";") if r]
+    if not a.compressors or not a.collectives or not a.refits:
+        p.error("--compressors, --collectives and --refits need at least "
+                "one entry")
     return a
 
 
-def one_row(args, compressor, collective, rank, tmp):
+def one_row(args, compressor, collective, refit, rank, tmp):
     torch.manual_seed(0)
     G, D = wgan.Generator(args.nz, args.ngf), wgan.Critic(args.ndf)
     groups = []
@@ -81,6 +90,8 @@ def one_row(args, compressor, collective, rank, tmp):
     kw = {}
     if compressor == "layerwise" and args.raw_allreduce_min is not None:
         kw["raw_allreduce_min"] = args.raw_allreduce_min
+    if refit != "none":
+        kw["refit"] = refit
     opt = qoda.torch.QODA(groups, lr=0.01, lr_gamma=0.05,
                           compressor=compressor, bits=args.bits,
                           collective=collective, **kw)
@@ -107,7 +118,7 @@ def one_row(args, compressor, collective, rank, tmp):
     q = statistics.quantiles(times, n=4)
     n = args.steps
     return {"compressor": compressor, "collective": opt.aggregator.collective,
-            "asked": collective, "workers": opt.comm.size,
+            "asked": collective, "refit": refit, "workers": opt.comm.size,
             "coordinates": opt.dim, "ms_per_step": 1e3 * q[1],
             "ms_q1": 1e3 * q[0], "ms_q3": 1e3 * q[2],
             "cpu_user_ms_per_step": 1e3 * (r1.ru_utime - r0.ru_utime) / n,
@@ -123,14 +134,17 @@ def main():
     rows = []
     for c in args.compressors:
         for coll in (args.collectives if c != "none" else ["allgather"]):
-            rows.append(one_row(args, c, coll, rank, tmp))
+            for refit in (args.refits if c == "layerwise" else ["none"]):
+                rows.append(one_row(args, c, coll, refit, rank, tmp))
     if rank != 0:
         return
     if args.json:
         print(json.dumps({"rows": rows}))
         return
     for r in rows:
-        print(f"K={r['workers']} {r['compressor']:<10} {r['collective']:<14} "
+        refit = "" if r["refit"] == "none" else f" refit {r['refit']}"
+        print(f"K={r['workers']} {r['compressor']:<10} {r['collective']:<14}"
+              f"{refit} "
               f"{r['ms_per_step']:7.2f} ms/step (q1 {r['ms_q1']:.2f}, q3 "
               f"{r['ms_q3']:.2f})  cpu/step user {r['cpu_user_ms_per_step']:.2f}"
               f" sys {r['cpu_sys_ms_per_step']:.2f} ms  "

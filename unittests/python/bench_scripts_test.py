@@ -28,24 +28,29 @@ tiny = ["--nz", "8", "--ngf", "8", "--ndf", "8"]
 opt_step = os.path.join(bench, "optimizer_step.py")
 r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
          opt_step, "--steps", "8", "--warmup", "1", "--json",
-         "--collectives", "allgather,scatter-reduce,auto"] + tiny)
+         "--collectives", "allgather,scatter-reduce,auto",
+         "--refits", "none;/1000@all"] + tiny)
 if r.returncode == 0:
     line = [l for l in r.stdout.splitlines() if '"rows"' in l]
     rows = json.loads(line[0].split("] ", 1)[1])["rows"] if line else []
-    got = [(x["compressor"], x["asked"]) for x in rows]
-    want = [("none", "allgather"), ("layerwise", "allgather"),
-            ("layerwise", "scatter-reduce"), ("layerwise", "auto")]
+    got = [(x["compressor"], x["asked"], x["refit"]) for x in rows]
+    want = [("none", "allgather", "none")] + [
+        ("layerwise", c, p) for c in ("allgather", "scatter-reduce", "auto")
+        for p in ("none", "/1000@all")]
     if got != want:
         failures.append(f"optimizer_step rows {got}, expected {want}")
     for x in rows:
         if not (x["ms_per_step"] > 0 and x["workers"] == 2 and
                 x["cpu_user_ms_per_step"] >= 0 and x["bits_per_coord"] > 0):
             failures.append(f"optimizer_step row {x}")
-    if rows and rows[3]["collective"] not in ("allgather", "scatter-reduce"):
-        failures.append(f"auto ran {rows[3]['collective']}")
+    if rows and rows[5]["collective"] not in ("allgather", "scatter-reduce"):
+        failures.append(f"auto ran {rows[5]['collective']}")
 r = run([sys.executable, opt_step, "--steps", "0"], expect=2)
 if "--steps must be positive" not in r.stderr:
     failures.append(f"--steps 0: {r.stderr}")
+r = run([sys.executable, opt_step, "--refits", ";"], expect=2)
+if "--refits need at least one entry" not in r.stderr:
+    failures.append(f"--refits ';': {r.stderr}")
 
 compute = os.path.join(bench, "wgan_compute.py")
 # Whichever BLAS Debian's alternatives chose (the reference one may not be
