@@ -8,14 +8,21 @@ NaN/Inf check, encode, the collective, decode, the QODA update.
     qoda-run -n K [--bandwidth RATE] -- bench/optimizer_step.py \\
         [--compressors none,layerwise] [--collectives allgather]
         [--steps 200] [--nz 128 --ngf 32 --ndf 32] [--bits 4]
-        [--raw-allreduce-min BYTES] [--refits "none;/1000@all"] [--json]
+        [--raw-allreduce-min BYTES] [--refits "none;/1000@all"]
+        [--library GEN_OUT,CRITIC_OUT] [--json]
 
 Every rank runs every (compressor, collective[, refit plan]) in the same
 order, back to back, so the rows see the same load. --refits lists
 layer-wise level re-fitting plans separated by ';' (a plan has commas):
 "/1000@all" bins every step's vector (no refit falls in the timed steps),
 "/1000" only the 10 steps before step 1000, i.e. none of them, so the pair
-measures what binning every step costs. Per row, rank 0 prints the median and
+measures what binning every step costs. The compressor "library" is
+layer-wise through compiled model libraries (qoda-auto of bench/speedup.py):
+--library names the qoda-compile output directories of the generator and
+the critic, exported with the same --nz/--ngf/--ndf, e.g. by
+    bench/speedup.py --out OUT --methods qoda-auto ... (OUT/lib-generator,
+    OUT/lib-critic) or qoda-compile ONNX -o DIR --target cpu.
+Per row, rank 0 prints the median and
 quartiles of the wall time per step and the CPU time per step of its own
 process (user and system, every thread: Gloo's included); with K workers
 on C cores, the workers share the cores and a step's CPU time adds up
@@ -59,6 +66,9 @@ def parse_args():
     p.add_argument("--refits", default="none",
                    help="layerwise: refit plans separated by ';' "
                    "(default none)")
+    p.add_argument("--library", default=None, metavar="GEN_OUT,CRITIC_OUT",
+                   help="the compiled model libraries of the 'library' "
+                   "compressor row")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     for name in ("steps", "nz", "ngf", "ndf", "bits"):
@@ -72,6 +82,18 @@ def parse_args():
     if not a.compressors or not a.collectives or not a.refits:
         p.error("--compressors, --collectives and --refits need at least "
                 "one entry")
+    if ("library" in a.compressors) != (a.library is not None):
+        p.error("the compressor 'library' and --library go together: "
+                "--library GEN_OUT,CRITIC_OUT names the qoda-compile outputs "
+                "that row runs")
+    if a.library is not None:
+        a.library = a.library.split(",")
+        if len(a.library) != 2 or not all(a.library):
+            p.error("--library: expected GEN_OUT,CRITIC_OUT")
+        for d in a.library:
+            if not os.path.isdir(d):
+                p.error(f"--library: '{d}' is not a directory (run "
+                        "qoda-compile MODEL.onnx -o DIR first)")
     return a
 
 
@@ -79,8 +101,10 @@ def one_row(args, compressor, collective, refit, rank, tmp):
     torch.manual_seed(0)
     G, D = wgan.Generator(args.nz, args.ngf), wgan.Critic(args.ndf)
     groups = []
-    for name, model in (("generator", G), ("critic", D)):
+    for i, (name, model) in enumerate((("generator", G), ("critic", D))):
         g = dict(params=model.named_parameters(), name=name)
+        if compressor == "library":  # qoda-auto: schedule and kernels
+            g["library"] = args.library[i]
         if compressor == "layerwise":  # the hand schedule of train.py
             g["schedule"] = qoda.schedule.write_schedule(
                 os.path.join(tmp, f"{name}.json"), name,
@@ -93,7 +117,8 @@ def one_row(args, compressor, collective, refit, rank, tmp):
     if refit != "none":
         kw["refit"] = refit
     opt = qoda.torch.QODA(groups, lr=0.01, lr_gamma=0.05,
-                          compressor=compressor, bits=args.bits,
+                          compressor=("layerwise" if compressor == "library"
+                                      else compressor), bits=args.bits,
                           collective=collective, **kw)
     params = list(G.parameters()) + list(D.parameters())
     gen = torch.Generator().manual_seed(1 + rank)

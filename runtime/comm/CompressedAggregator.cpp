@@ -54,10 +54,12 @@ CompressedAggregator::CompressedAggregator(Communicator &comm,
         std::to_string(codec_->dim()) + " values but the layout has " +
         std::to_string(compDim_) + " compressed values");
   msgBytes_ = kHeaderBytes + codec_->messageBytes();
-  comp_.resize(compDim_);
+  if (compDim_ != dim_) { // mean() gathers / scatters the compressed part
+    comp_.resize(compDim_);
+    acc_.resize(compDim_);
+  }
   own_.resize(compDim_);
   prevOwn_.assign(compDim_, 0.0f);
-  acc_.resize(compDim_);
   raw_ = std::make_unique<RawReducer>(layout_, comm.size());
   msg_.resize(msgBytes_);
   all_.resize(msgBytes_ * static_cast<std::size_t>(comm.size()));
@@ -68,22 +70,30 @@ CompressedAggregator::~CompressedAggregator() = default;
 void CompressedAggregator::mean(const float *v, float *mean,
                                 AggregateStats &stats) {
   std::string bad = findNonFinite(v, dim_);
-  std::size_t c = 0;
-  for (const LayoutSegment &s : layout_)
-    if (s.compressed) {
-      const float *src = v + s.segment.offset;
-      std::copy(src, src + s.segment.size, &comp_[c]);
-      c += s.segment.size;
-    }
+  // With every coordinate in the message (the usual layer-wise layout) the
+  // codec reads v and accumulates straight into mean: no gather into comp_
+  // and no scatter from acc_, two passes over the vector fewer.
+  const bool whole = compDim_ == dim_;
+  const float *comp = v;
+  if (!whole) {
+    std::size_t c = 0;
+    for (const LayoutSegment &s : layout_)
+      if (s.compressed) {
+        const float *src = v + s.segment.offset;
+        std::copy(src, src + s.segment.size, &comp_[c]);
+        c += s.segment.size;
+      }
+    comp = comp_.data();
+  }
   // Uncompressed coordinates: their norms ride in this worker's header.
   double sq = 0, diff = 0;
   raw_->load(v, !bad.empty(), sq, diff);
   float header[4] = {0, 0, 0, 0};
   // Every rank takes part in a refit (it is a collective); a vector with a
   // NaN/Inf adds nothing to the histograms.
-  refitBeforeEncode(bad.empty() ? comp_.data() : nullptr);
+  refitBeforeEncode(bad.empty() ? comp : nullptr);
   if (bad.empty()) {
-    codec_->encode(comp_.data(), msg_.data() + kHeaderBytes);
+    codec_->encode(comp, msg_.data() + kHeaderBytes);
     // This worker's Vhat_k, exactly as every receiver will decode it.
     std::fill(own_.begin(), own_.end(), 0.0f);
     codec_->decodeAccumulate(msg_.data() + kHeaderBytes, own_.data());
@@ -115,27 +125,27 @@ void CompressedAggregator::mean(const float *v, float *mean,
   stats.skipped = handleNonFinite(count, rankSum, bad);
   if (stats.skipped)
     return;
-  // Own message: own_ already holds its decode (0 + value, exact), and
-  // acc + value rounds the same whether value comes from own_ or from the
-  // decoder, so every rank still sums bit-identical terms in rank order.
-  std::fill(acc_.begin(), acc_.end(), 0.0f);
-  for (int k = 0; k < K; ++k) {
-    if (k == comm_.rank()) {
-      for (std::size_t i = 0; i < compDim_; ++i)
-        acc_[i] += own_[i];
-      continue;
-    }
-    codec_->decodeAccumulate(all_.data() + k * msgBytes_ + kHeaderBytes,
-                             acc_.data());
-  }
+  // All K messages, this worker's own included, decoded in rank order from
+  // the same bytes on every rank: bit-identical sums everywhere.
+  std::vector<const std::uint8_t *> msgs(K);
+  for (int k = 0; k < K; ++k)
+    msgs[k] = all_.data() + k * msgBytes_ + kHeaderBytes;
+  float *acc = whole ? mean : acc_.data();
+  std::fill(acc, acc + compDim_, 0.0f);
+  codec_->decodeAccumulateAll(msgs.data(), msgs.size(), acc);
   float inv = 1.0f / static_cast<float>(K);
-  c = 0;
-  for (const LayoutSegment &s : layout_)
-    if (s.compressed) {
-      float *dst = mean + s.segment.offset;
-      for (std::size_t i = 0; i < s.segment.size; ++i)
-        dst[i] = acc_[c++] * inv;
-    }
+  if (whole) {
+    for (std::size_t i = 0; i < dim_; ++i)
+      mean[i] *= inv;
+  } else {
+    std::size_t c = 0;
+    for (const LayoutSegment &s : layout_)
+      if (s.compressed) {
+        float *dst = mean + s.segment.offset;
+        for (std::size_t i = 0; i < s.segment.size; ++i)
+          dst[i] = acc_[c++] * inv;
+      }
+  }
   raw_->store(mean);
   std::swap(prevOwn_, own_);
   raw_->commit();

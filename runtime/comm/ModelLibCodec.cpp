@@ -99,23 +99,41 @@ void ModelLibCodec::encode(const float *v, std::uint8_t *msg) {
 
 void ModelLibCodec::decodeAccumulate(const std::uint8_t *msg,
                                      float *acc) const {
-  std::uint64_t step;
-  std::memcpy(&step, msg, 8);
-  const std::uint8_t *in = msg + 8;
+  decodeAccumulateAll(&msg, 1, acc);
+}
+
+void ModelLibCodec::decodeAccumulateAll(const std::uint8_t *const *msgs,
+                                        std::size_t k, float *acc) const {
+  std::vector<const std::uint8_t *> at(k);
+  std::vector<std::uint64_t> lens(k), steps(k);
+  for (std::size_t i = 0; i < k; ++i)
+    std::memcpy(&steps[i], msgs[i], 8);
+  std::size_t offset = 8;
   for (const Part &p : parts_) {
-    std::uint64_t len;
-    std::memcpy(&len, in, 8);
-    if (len > p.msgBytes)
-      throw std::runtime_error(p.lib->path() + ": message part claims " +
-                               std::to_string(len) + " bytes, more than its " +
-                               std::to_string(p.msgBytes) + "-byte size");
-    const std::uint8_t *m = in + 8;
-    qoda_status st = p.model->api().decode_accumulate(
-        p.model->get(), &m, &len, 1, 1.0f, step, acc + p.base, nullptr);
-    if (st != QODA_OK)
-      throw std::runtime_error(p.lib->path() + ": message rejected: " +
-                               p.model->error());
-    in += 8 + p.msgBytes;
+    for (std::size_t i = 0; i < k; ++i) {
+      std::memcpy(&lens[i], msgs[i] + offset, 8);
+      if (lens[i] > p.msgBytes)
+        throw std::runtime_error(
+            p.lib->path() + ": message " + std::to_string(i) +
+            " part claims " + std::to_string(lens[i]) +
+            " bytes, more than its " + std::to_string(p.msgBytes) +
+            "-byte size");
+      at[i] = msgs[i] + offset + 8;
+    }
+    // One call per run of messages from the same step (all of them, unless
+    // a worker skipped a non-finite vector and its encoder fell behind):
+    // the library checks each message's step against the one it is given.
+    for (std::size_t b = 0, e; b < k; b = e) {
+      for (e = b + 1; e < k && steps[e] == steps[b];)
+        ++e;
+      qoda_status st = p.model->api().decode_accumulate(
+          p.model->get(), &at[b], &lens[b], static_cast<std::uint32_t>(e - b),
+          1.0f, steps[b], acc + p.base, nullptr);
+      if (st != QODA_OK)
+        throw std::runtime_error(p.lib->path() + ": message rejected: " +
+                                 p.model->error());
+    }
+    offset += 8 + p.msgBytes;
   }
 }
 

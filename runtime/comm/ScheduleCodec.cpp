@@ -52,88 +52,91 @@ void ScheduleCodec::build() {
         "schedule covers " + std::to_string(total) + " coordinates; codec " +
         "range [" + std::to_string(offset_) + ", " +
         std::to_string(offset_ + n_) + ") lies outside it");
-  const quant::TypeKind kinds[] = {quant::TypeKind::Levels,
-                                   quant::TypeKind::Fp32, quant::TypeKind::Fp16,
-                                   quant::TypeKind::Bf16};
-  parts_.clear();
-  bytes_ = 8;
-  std::size_t largest = 0;
-  for (quant::TypeKind kind : kinds) {
-    Part p;
-    p.kind = kind;
-    std::vector<int> remap(full_.types.size(), -1);
-    if (kind == quant::TypeKind::Levels)
-      for (std::size_t t = 0; t < full_.types.size(); ++t)
-        if (full_.types[t].kind == kind) {
-          remap[t] = static_cast<int>(p.levels.types.size());
-          p.levels.types.push_back(full_.types[t]);
-        }
-    for (const quant::Segment &s : full_.segmentsFor(total)) {
-      if (full_.types[s.type].kind != kind)
-        continue;
-      std::size_t b = std::max<std::size_t>(s.offset, offset_);
-      std::size_t e = std::min<std::size_t>(s.offset + s.length, offset_ + n_);
-      if (b >= e)
-        continue;
-      p.ranges.push_back({b - offset_, e - offset_});
-      if (kind == quant::TypeKind::Levels)
-        p.levels.segments.push_back(
-            {p.coords, e - b, static_cast<std::uint32_t>(remap[s.type])});
-      p.coords += e - b;
+  // Every levels run carries all levels types (renumbered in order), so a
+  // run's schedule, and the hash in its header, only depends on its
+  // segments.
+  quant::Schedule levelTypes;
+  std::vector<std::uint32_t> remap(full_.types.size(), 0);
+  for (std::size_t t = 0; t < full_.types.size(); ++t)
+    if (full_.types[t].kind == quant::TypeKind::Levels) {
+      remap[t] = static_cast<std::uint32_t>(levelTypes.types.size());
+      levelTypes.types.push_back(full_.types[t]);
     }
-    if (!p.coords)
+  runs_.clear();
+  for (const quant::Segment &s : full_.segmentsFor(total)) {
+    std::size_t b = std::max<std::size_t>(s.offset, offset_);
+    std::size_t e = std::min<std::size_t>(s.offset + s.length, offset_ + n_);
+    if (b >= e)
       continue;
-    quant::CompressorOptions o;
-    o.schedule = p.levels;
-    p.c = quant::makeCompressor(castName(kind), o);
-    p.maxBytes = p.c->maxMessageBytes(p.coords);
-    bytes_ += 8 + p.maxBytes;
-    largest = std::max(largest, p.coords);
-    parts_.push_back(std::move(p));
+    quant::TypeKind kind = full_.types[s.type].kind;
+    if (runs_.empty() || runs_.back().kind != kind) {
+      Run r;
+      r.kind = kind;
+      r.begin = b - offset_;
+      if (kind == quant::TypeKind::Levels)
+        r.levels.types = levelTypes.types;
+      runs_.push_back(std::move(r));
+    }
+    Run &r = runs_.back();
+    if (kind == quant::TypeKind::Levels)
+      r.levels.segments.push_back({r.coords, e - b, remap[s.type]});
+    r.coords += e - b;
   }
-  scratch_.resize(largest);
+  bytes_ = 8;
+  for (Run &r : runs_) {
+    quant::CompressorOptions o;
+    o.schedule = r.levels;
+    r.c = quant::makeCompressor(castName(r.kind), o);
+    r.maxBytes = r.c->maxMessageBytes(r.coords);
+    // Runs must not share random streams either (the first run keeps the
+    // chunk's seed).
+    r.seed = seed_ + 0x9e3779b97f4a7c15ull * r.begin;
+    bytes_ += 8 + r.maxBytes;
+  }
 }
 
 void ScheduleCodec::encode(const float *v, std::uint8_t *msg) {
   ++step_;
   std::memcpy(msg, &step_, 8);
   std::uint8_t *out = msg + 8;
-  for (Part &p : parts_) {
-    std::size_t k = 0;
-    for (const auto &r : p.ranges)
-      for (std::size_t i = r.first; i < r.second; ++i)
-        scratch_[k++] = v[i];
-    std::uint64_t len =
-        p.c->encode(scratch_.data(), p.coords, {seed_, step_, rank_}, out + 8);
+  for (Run &r : runs_) {
+    std::uint64_t len = r.c->encode(v + r.begin, r.coords,
+                                    {r.seed, step_, rank_}, out + 8);
     std::memcpy(out, &len, 8);
-    std::memset(out + 8 + len, 0, p.maxBytes - len); // deterministic padding
-    out += 8 + p.maxBytes;
+    std::memset(out + 8 + len, 0, r.maxBytes - len); // deterministic padding
+    out += 8 + r.maxBytes;
   }
 }
 
 void ScheduleCodec::decodeAccumulate(const std::uint8_t *msg,
                                      float *acc) const {
-  std::uint64_t step;
-  std::memcpy(&step, msg, 8);
-  const std::uint8_t *in = msg + 8;
-  for (const Part &p : parts_) {
-    std::uint64_t len;
-    std::memcpy(&len, in, 8);
-    if (len > p.maxBytes)
-      throw std::runtime_error(std::string(castName(p.kind)) + " part claims " +
-                               std::to_string(len) + " bytes, more than its " +
-                               std::to_string(p.maxBytes) + "-byte bound");
-    std::fill(scratch_.begin(), scratch_.begin() + p.coords, 0.0f);
-    std::string err = p.c->decodeAccumulate(in + 8, len, 1.0f, scratch_.data(),
-                                            p.coords, step);
-    if (!err.empty())
-      throw std::runtime_error(std::string(castName(p.kind)) +
-                               " part rejected: " + err);
-    std::size_t k = 0;
-    for (const auto &r : p.ranges)
-      for (std::size_t i = r.first; i < r.second; ++i)
-        acc[i] += scratch_[k++];
-    in += 8 + p.maxBytes;
+  decodeAccumulateAll(&msg, 1, acc);
+}
+
+void ScheduleCodec::decodeAccumulateAll(const std::uint8_t *const *msgs,
+                                        std::size_t k, float *acc) const {
+  std::size_t at = 8; // after the step
+  for (const Run &r : runs_) {
+    for (std::size_t m = 0; m < k; ++m) {
+      std::uint64_t step, len;
+      std::memcpy(&step, msgs[m], 8);
+      std::memcpy(&len, msgs[m] + at, 8);
+      if (len > r.maxBytes)
+        throw std::runtime_error(std::string(castName(r.kind)) +
+                                 " run at coordinate " +
+                                 std::to_string(offset_ + r.begin) +
+                                 " claims " + std::to_string(len) +
+                                 " bytes, more than its " +
+                                 std::to_string(r.maxBytes) + "-byte bound");
+      std::string err = r.c->decodeAccumulate(msgs[m] + at + 8, len, 1.0f,
+                                              acc + r.begin, r.coords, step);
+      if (!err.empty())
+        throw std::runtime_error(std::string(castName(r.kind)) +
+                                 " run at coordinate " +
+                                 std::to_string(offset_ + r.begin) +
+                                 " rejected: " + err);
+    }
+    at += 8 + r.maxBytes;
   }
 }
 

@@ -83,6 +83,13 @@ TEST(ModelLibCodec, MessagesAndAggregateEqualScheduleCodec) {
         ref[me]->decodeAccumulate(mr[r].data(), ar.data());
       }
       ASSERT_EQ(bytes(al), bytes(ar)) << "step " << step << " decoder " << me;
+      // All K in one call (bucket by bucket): the same bits.
+      std::vector<const std::uint8_t *> at;
+      for (unsigned r = 0; r < K; ++r)
+        at.push_back(ml[r].data());
+      std::vector<float> batched(n, 0.0f);
+      lib[me]->decodeAccumulateAll(at.data(), K, batched.data());
+      ASSERT_EQ(bytes(batched), bytes(ar)) << "step " << step;
       double norm = 0;
       for (float x : al)
         norm += double(x) * x;
@@ -115,6 +122,36 @@ TEST(ModelLibCodec, TwoLibrariesAreTwoParts) {
   one.decodeAccumulate(a.data(), ref.data());
   second.decodeAccumulate(b.data(), ref.data() + n);
   EXPECT_EQ(bytes(acc), bytes(ref));
+}
+
+TEST(ModelLibCodec, BatchOfMessagesFromDifferentSteps) {
+  // A worker that skipped a non-finite vector encodes one step behind the
+  // others: a batch then holds two steps and must still decode each message
+  // as its own step, and a bad message is named by its index.
+  ModelLibCodec::Library l = levelsLib();
+  const std::size_t n = l.numCoords;
+  ModelLibCodec a({l}, 7, 0), b({l}, 7, 1), dec({l}, 7, 2);
+  std::vector<float> v = vec(n, 9);
+  std::vector<std::uint8_t> ma(a.messageBytes()), mb(b.messageBytes());
+  a.encode(v.data(), ma.data());
+  a.encode(v.data(), ma.data()); // step 2
+  b.encode(v.data(), mb.data()); // step 1
+  std::vector<const std::uint8_t *> at = {ma.data(), mb.data(), ma.data()};
+  std::vector<float> one(n, 0.0f), all(n, 0.0f);
+  for (const std::uint8_t *m : at)
+    dec.decodeAccumulate(m, one.data());
+  dec.decodeAccumulateAll(at.data(), at.size(), all.data());
+  EXPECT_EQ(bytes(one), bytes(all));
+  std::uint64_t huge = ~0ull;
+  std::memcpy(mb.data() + 8, &huge, 8);
+  try {
+    dec.decodeAccumulateAll(at.data(), at.size(), all.data());
+    ADD_FAILURE() << "bad length accepted";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("message 1 part claims"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(ModelLibCodec, RefittedLevelsStayEqual) {

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+
 using namespace qoda::comm;
 namespace q = qoda::quant;
 
@@ -49,6 +52,45 @@ TEST(ScheduleCodec, ChunkMessagesHaveFixedSize) {
   for (std::size_t i = 10; i < 40; ++i) // coordinates 100..129: casts
     EXPECT_EQ(acc[i], 1.0f);
   EXPECT_THROW(ScheduleCodec(mixed(), 150, 60, 5, 1), std::invalid_argument);
+}
+
+TEST(ScheduleCodec, AllMessagesAtOnceEqualOneByOne) {
+  // Whole range and a chunk cutting three segments: levels, cast and levels
+  // runs, each decoded in place, k messages per call.
+  for (auto [offset, n] : {std::pair<std::size_t, std::size_t>{0, 200},
+                           {90, 50}}) {
+    const unsigned K = 3;
+    std::vector<std::vector<std::uint8_t>> msgs;
+    std::vector<const std::uint8_t *> at;
+    for (unsigned r = 0; r < K; ++r) {
+      ScheduleCodec c(mixed(), offset, n, 5, r);
+      std::vector<float> v(n);
+      for (std::size_t i = 0; i < n; ++i)
+        v[i] = std::sin(0.37f * float(i + 1) * float(r + 1));
+      msgs.emplace_back(c.messageBytes());
+      c.encode(v.data(), msgs.back().data());
+    }
+    for (auto &m : msgs)
+      at.push_back(m.data());
+    ScheduleCodec dec(mixed(), offset, n, 5, 0);
+    std::vector<float> one(n, 0.0f), all(n, 0.0f);
+    for (unsigned r = 0; r < K; ++r)
+      dec.decodeAccumulate(msgs[r].data(), one.data());
+    dec.decodeAccumulateAll(at.data(), K, all.data());
+    EXPECT_EQ(0, std::memcmp(one.data(), all.data(), 4 * n)) << offset;
+    // A bad length in the last message is reported with its run.
+    std::uint64_t huge = ~0ull;
+    std::memcpy(msgs[K - 1].data() + 8, &huge, 8);
+    try {
+      dec.decodeAccumulateAll(at.data(), K, all.data());
+      ADD_FAILURE() << "bad length accepted";
+    } catch (const std::runtime_error &e) {
+      EXPECT_NE(std::string(e.what()).find("run at coordinate " +
+                                           std::to_string(offset)),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(ScheduleCodec, SetScheduleKeepsLayout) {

@@ -39,6 +39,16 @@ public:
   virtual void encode(const float *v, std::uint8_t *msg) = 0;
   /// acc[i] += decoded[i], for i < dim().
   virtual void decodeAccumulate(const std::uint8_t *msg, float *acc) const = 0;
+  /// acc[i] += decoded_0[i] + ... + decoded_{k-1}[i], added message by
+  /// message in the order given: the rounding of k decodeAccumulate calls.
+  /// Codecs that can stream acc once for all k messages (the compiled
+  /// libraries, bucket by bucket) override it; it is the collective's
+  /// hottest loop.
+  virtual void decodeAccumulateAll(const std::uint8_t *const *msgs,
+                                   std::size_t k, float *acc) const {
+    for (std::size_t i = 0; i < k; ++i)
+      decodeAccumulate(msgs[i], acc);
+  }
   virtual std::string name() const = 0;
   /// Encoder state (RNG counters, level tables) for checkpoints.
   virtual void save(std::ostream &os) const = 0;

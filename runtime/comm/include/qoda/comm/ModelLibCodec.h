@@ -53,6 +53,9 @@ public:
   std::size_t messageBytes() const override { return bytes_; }
   void encode(const float *v, std::uint8_t *msg) override;
   void decodeAccumulate(const std::uint8_t *msg, float *acc) const override;
+  /// One decode_accumulate call per library for all k messages.
+  void decodeAccumulateAll(const std::uint8_t *const *msgs, std::size_t k,
+                           float *acc) const override;
   std::string name() const override { return "layerwise-lib"; }
   void save(std::ostream &os) const override;
   void load(std::istream &is) override;

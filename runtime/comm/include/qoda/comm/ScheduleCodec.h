@@ -3,15 +3,19 @@
 // A MessageCodec driven by a quantization schedule (docs/schedule.md): it
 // encodes coordinates [offset, offset + n) of the flat vector the schedule
 // describes. Coordinates of `levels` types go through the quantization
-// library's layer-wise compressor (one sub-message, each type with its own
-// levels, bucket and norm; buckets restart at every segment and at the
+// library's layer-wise compressor (each type with its own levels, bucket
+// and norm; buckets restart at every segment and at the
 // chunk start); coordinates of fp32/fp16/bf16 types travel as casts in the
 // same message, so a collective needs no second transport. Collectives (a)
 // and (b) may send fp32/fp16 types through their own all-reduce instead
 // (`routeUncompressed`; `compressedLayout` / `compressedSchedule` split the
 // vector for it); pipelined keeps every type in its messages.
 //
-// Message: step (8 bytes) | per part: length (8) + part message, each part
+// The codec's range is cut into maximal runs of one kind (adjacent levels
+// segments of different types share a run), each encoded from and decoded
+// into the vector in place: no gather or scatter through a buffer.
+//
+// Message: step (8 bytes) | per run: length (8) + run message, each run
 // padded to its bound, so the size depends only on the schedule.
 //
 //===----------------------------------------------------------------------===//
@@ -33,6 +37,8 @@ public:
   std::size_t messageBytes() const override { return bytes_; }
   void encode(const float *v, std::uint8_t *msg) override;
   void decodeAccumulate(const std::uint8_t *msg, float *acc) const override;
+  void decodeAccumulateAll(const std::uint8_t *const *msgs, std::size_t k,
+                           float *acc) const override;
   std::string name() const override { return "layerwise"; }
   void save(std::ostream &os) const override;
   void load(std::istream &is) override;
@@ -40,12 +46,13 @@ public:
   void setSchedule(const quant::Schedule &s) override;
 
 private:
-  /// Coordinates of one kind, gathered from local ranges [begin, end).
-  struct Part {
+  /// A maximal run [begin, begin + coords) of the codec's range whose
+  /// segments have one kind: encoded and decoded in place by one compressor.
+  struct Run {
     quant::TypeKind kind;
-    std::vector<std::pair<std::size_t, std::size_t>> ranges;
-    std::size_t coords = 0, maxBytes = 0;
-    quant::Schedule levels; ///< Levels part: re-based, Levels types only
+    std::size_t begin = 0, coords = 0, maxBytes = 0;
+    std::uint64_t seed = 0;
+    quant::Schedule levels; ///< levels runs: re-based, all levels types
     std::unique_ptr<quant::Compressor> c;
   };
   void build();
@@ -54,8 +61,7 @@ private:
   std::size_t offset_, n_, bytes_ = 0;
   std::uint64_t seed_, step_ = 0;
   std::uint32_t rank_;
-  std::vector<Part> parts_;
-  mutable std::vector<float> scratch_;
+  std::vector<Run> runs_;
 };
 
 /// Which uncompressed types of a schedule leave the message for an
