@@ -160,7 +160,16 @@ def main():
     for c in args.compressors:
         for coll in (args.collectives if c != "none" else ["allgather"]):
             for refit in (args.refits if c == "layerwise" else ["none"]):
-                rows.append(one_row(args, c, coll, refit, rank, tmp))
+                try:
+                    rows.append(one_row(args, c, coll, refit, rank, tmp))
+                except ValueError as e:
+                    # A bad option (a refit plan, a library that does not
+                    # match) fails on every rank alike, before any
+                    # collective: one message, not K tracebacks.
+                    if rank == 0:
+                        print(f"optimizer_step.py: {c} / {coll} / refit "
+                              f"{refit}: {e}", file=sys.stderr)
+                    sys.exit(2)
     if rank != 0:
         return
     if args.json:

@@ -90,14 +90,15 @@ void ScatterReduceAggregator::mean(const float *v, float *mean,
   std::size_t n = begin_[me + 1] - begin_[me];
   acc_.assign(n, 0.0f);
   float flags[2] = {0, 0};
+  std::vector<const std::uint8_t *> msgs(K);
   for (int k = 0; k < K; ++k) {
     float h[4];
     std::memcpy(h, &recv_[k * slot_], kHeaderBytes);
     flags[0] += h[0];
     flags[1] += h[1];
-    codecs_[me]->decodeAccumulate(&recv_[k * slot_] + kHeaderBytes,
-                                  acc_.data());
+    msgs[k] = &recv_[k * slot_] + kHeaderBytes;
   }
+  codecs_[me]->decodeAccumulateAll(msgs.data(), msgs.size(), acc_.data());
   float inv = 1.0f / static_cast<float>(K);
   for (float &a : acc_)
     a *= inv;

@@ -52,6 +52,46 @@ r = run([sys.executable, opt_step, "--refits", ";"], expect=2)
 if "--refits need at least one entry" not in r.stderr:
     failures.append(f"--refits ';': {r.stderr}")
 
+# A malformed refit plan: qoda's message once (rank 0), no traceback.
+r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
+         opt_step, "--steps", "2", "--compressors", "layerwise",
+         "--refits", "0,x/5"] + tiny, expect=2)
+if r.stderr.count("refit plan") != 1 or "Traceback" in r.stderr:
+    failures.append(f"bad --refits under qoda-run: {r.stderr}")
+r = run([sys.executable, opt_step, "--compressors", "library"], expect=2)
+if "'library' and --library go together" not in r.stderr:
+    failures.append(f"library row without --library: {r.stderr}")
+r = run([sys.executable, opt_step, "--compressors", "library", "--library",
+         "/nonexistent,/nonexistent"], expect=2)
+if "'/nonexistent' is not a directory" not in r.stderr:
+    failures.append(f"--library /nonexistent: {r.stderr}")
+
+# The 'library' row (qoda-auto's compiled kernels) on tiny compiled models.
+import tempfile  # noqa: E402
+sys.path.insert(0, os.path.join(here, "..", "..", "examples", "wgan"))
+import torch  # noqa: E402
+import wgan  # noqa: E402
+qoda_compile = os.path.join(os.path.dirname(qoda_run), "qoda-compile")
+with tempfile.TemporaryDirectory() as tmp:
+    paths = wgan.export_onnx(wgan.Generator(8, 8), wgan.Critic(8),
+                             os.path.join(tmp, "onnx"))
+    libs = []
+    for name in ("generator", "critic"):
+        libs.append(os.path.join(tmp, name))
+        # Tiny models are mostly 1-D tensors (fp32): a budget to match.
+        run([qoda_compile, paths[name], "-o", libs[-1], "--target", "cpu",
+             "--bits-per-coordinate", "16"])
+    r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
+             opt_step, "--steps", "4", "--warmup", "1", "--json",
+             "--compressors", "layerwise,library", "--library",
+             ",".join(libs)] + tiny)
+    if r.returncode == 0:
+        line = [l for l in r.stdout.splitlines() if '"rows"' in l]
+        rows = json.loads(line[0].split("] ", 1)[1])["rows"] if line else []
+        if [x["compressor"] for x in rows] != ["layerwise", "library"] or \
+                not all(x["bits_per_coord"] > 0 for x in rows):
+            failures.append(f"library rows {rows}")
+
 compute = os.path.join(bench, "wgan_compute.py")
 # Whichever BLAS Debian's alternatives chose (the reference one may not be
 # installed): the same library twice, named twice.
