@@ -41,8 +41,7 @@ def child(args):
     def step():
         z = torch.randn(args.batch, args.nz)
         d_loss, g_loss = wgan.losses(G, D, real, z, 10.0)
-        d_loss.backward(inputs=list(D.parameters()))
-        g_loss.backward(inputs=list(G.parameters()))
+        wgan.backward(G, D, d_loss, g_loss)
 
     for _ in range(5):
         step()

@@ -255,8 +255,7 @@ def main(argv=None):
         idx = torch.randint(0, real.shape[0], (args.batch,), generator=data)
         z = torch.randn(args.batch, args.nz, generator=data)
         d_loss, g_loss = wgan.losses(G, D, real[idx], z, args.gp)
-        d_loss.backward(inputs=list(D.parameters()))
-        g_loss.backward(inputs=list(G.parameters()))
+        wgan.backward(G, D, d_loss, g_loss)
         last.update(d_loss=d_loss.item(), g_loss=g_loss.item())
         compute["s"] += time.perf_counter() - t0
 

@@ -89,13 +89,27 @@ def gradient_penalty(critic, real, fake):
 def losses(G, D, real, z, gp_weight=10.0):
     """(critic loss, generator loss) at the current parameters: the two
     players' objectives, both minimised, whose gradients stacked are the
-    vector field."""
+    vector field. The critic sees real and fake images in one pass (it has
+    no batch statistics, so batching changes nothing), and its scores of
+    the fake images serve both losses: the critic's loss is differentiated
+    with respect to the critic only, the generator's with respect to the
+    generator only (`backward`), as if the fake images were detached for
+    the first. Two critic passes fewer than one per term: ~8% of a step."""
     fake = G(z)
-    d_fake = D(fake.detach())
-    d_loss = d_fake.mean() - D(real).mean() + \
+    scores = D(torch.cat([real, fake]))
+    d_real, d_fake = scores[:real.shape[0]], scores[real.shape[0]:]
+    d_loss = d_fake.mean() - d_real.mean() + \
         gp_weight * gradient_penalty(D, real, fake.detach())
-    g_loss = -D(fake).mean()
+    g_loss = -d_fake.mean()
     return d_loss, g_loss
+
+
+def backward(G, D, d_loss, g_loss):
+    """Each player's gradient of its own loss into its parameters' .grad:
+    the vector field. The losses share the critic's pass over the fake
+    images, so the first backward keeps the graph for the second."""
+    d_loss.backward(inputs=list(D.parameters()), retain_graph=True)
+    g_loss.backward(inputs=list(G.parameters()))
 
 
 def export_onnx(G, D, out_dir, opset=14):

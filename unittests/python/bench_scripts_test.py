@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""bench/optimizer_step.py and bench/wgan_compute.py on tiny settings: they
-run, their JSON has the rows and fields docs/perf.md quotes, and bad
-options are clear errors.
+"""bench/optimizer_step.py, wgan_losses.py and wgan_compute.py on tiny
+settings: they run, their JSON has the rows and fields docs/perf.md quotes,
+and bad options are clear errors.
 
 usage: bench_scripts_test.py QODA_RUN
 """
@@ -91,6 +91,21 @@ with tempfile.TemporaryDirectory() as tmp:
         if [x["compressor"] for x in rows] != ["layerwise", "library"] or \
                 not all(x["bits_per_coord"] > 0 for x in rows):
             failures.append(f"library rows {rows}")
+
+# The WGAN-GP's shared critic passes give the vector field of one pass per
+# term (float rounding apart).
+losses = os.path.join(bench, "wgan_losses.py")
+r = run([sys.executable, losses, "--rounds", "1", "--steps", "2", "--json"]
+        + tiny)
+if r.returncode == 0:
+    out = json.loads(r.stdout)
+    if not (out["field_norm"] > 0 and out["max_abs_field_difference"] <=
+            1e-5 * out["field_norm"] and
+            all(v > 0 for v in out["ms_per_step"].values())):
+        failures.append(f"wgan_losses output {out}")
+r = run([sys.executable, losses, "--rounds", "0"], expect=2)
+if "--rounds must be positive" not in r.stderr:
+    failures.append(f"wgan_losses --rounds 0: {r.stderr}")
 
 compute = os.path.join(bench, "wgan_compute.py")
 # Whichever BLAS Debian's alternatives chose (the reference one may not be

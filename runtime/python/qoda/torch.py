@@ -10,7 +10,7 @@
 
     def closure():                     # called at the evaluation point
         d_loss, g_loss = losses(G, D, next(batches))
-        d_loss.backward(inputs=list(D.parameters()))
+        d_loss.backward(inputs=list(D.parameters()), retain_graph=True)
         g_loss.backward(inputs=list(G.parameters()))
         return d_loss.item(), g_loss.item()
 
