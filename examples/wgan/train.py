@@ -86,6 +86,9 @@ def parse_args(argv=None):
       help="default: 1e-3 for adam/extra-adam, 0.5 otherwise")
     a("--lr-gamma", type=float, default=0.05, help="qoda's optimistic step lr_g")
     a("--q", type=float, default=0.25)
+    a("--step-sums", choices=("workers", "aggregate"), default="workers",
+      help="qoda: the adaptive steps sum the workers' squared norms "
+           "(METHOD 2) or the aggregate's (always so with scatter-reduce)")
     a("--betas", default="0.5,0.9", help="adam / extra-adam")
     a("--gp", type=float, default=10.0, help="gradient penalty weight")
     a("--batch", type=int, default=32, help="images per worker per evaluation")
@@ -118,6 +121,9 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.lr is None:
         args.lr = 1e-3 if "adam" in args.optimizer else 0.5
+    if args.step_sums != "workers" and args.optimizer != "qoda":
+        p.error("--step-sums applies to --optimizer qoda (its adaptive "
+                "steps)")
     try:
         args.betas = tuple(float(b) for b in args.betas.split(","))
         assert len(args.betas) == 2
@@ -220,7 +226,7 @@ def main(argv=None):
               bucket=args.bucket, collective=args.collective, seed=args.seed,
               on_nonfinite=args.on_nonfinite)
     if args.optimizer == "qoda":
-        kw.update(lr_gamma=args.lr_gamma, q=args.q)
+        kw.update(lr_gamma=args.lr_gamma, q=args.q, step_sums=args.step_sums)
     if "adam" in args.optimizer:
         kw["betas"] = args.betas
     if args.raw_allreduce_min is not None:

@@ -50,7 +50,8 @@ class Qoda : public Optimizer {
 public:
   Qoda(const OptimConfig &c, std::vector<float> x0, comm::Aggregator &agg,
        bool single)
-      : Optimizer(std::move(x0), agg), c_(c), single_(single), x1_(x_),
+      : Optimizer(std::move(x0), agg), c_(c), single_(single),
+        aggregateSums_(c.stepSums == "aggregate"), x1_(x_),
         y_(x_.size(), 0.0), prev_(x_.size(), 0.0f), half_(x_.size()),
         agg_v_(x_.size()) {}
 
@@ -71,6 +72,10 @@ public:
       return; // nothing changed: half_ stays X_{t+1/2}
     if (single_) { // on the aggregate (the authors' reference form)
       sumDiff_ += comm::squareSums(agg_v_.data(), prev_.data(), d).diff;
+    } else if (aggregateSums_) { // the adaptive rule on the aggregate
+      comm::SquareSums a = comm::squareSums(agg_v_.data(), prev_.data(), d);
+      sumSq_ += a.sq;
+      sumDiff_ += a.diff;
     } else {
       sumSq_ += s.sumSq;
       sumDiff_ += s.sumSqDiff;
@@ -117,6 +122,7 @@ private:
   }
   OptimConfig c_;
   bool single_;
+  bool aggregateSums_; ///< stepSums "aggregate"
   bool halfReady_ = false; ///< half_ holds X_t - gamma_t Vhat_{t-1/2}
   std::vector<float> x1_;
   std::vector<double> y_;
@@ -296,6 +302,14 @@ std::unique_ptr<Optimizer> makeOptimizer(const OptimConfig &c,
   if (!(c.q > 0 && c.q <= 0.25))
     throw std::invalid_argument("qoda's q must be in (0, 1/4], got " +
                                 std::to_string(c.q));
+  if (c.stepSums != "workers" && c.stepSums != "aggregate")
+    throw std::invalid_argument("step sums '" + c.stepSums +
+                                "': expected 'workers' or 'aggregate'");
+  if (c.stepSums != "workers" && c.name != "qoda")
+    throw std::invalid_argument(
+        "step sums 'aggregate' apply to qoda's adaptive rule only (" + c.name +
+        (c.name == "qoda-single" ? " always sums the aggregate)"
+                                 : " has no such sums)"));
   if (c.name == "qoda")
     return std::make_unique<Qoda>(c, std::move(x0), agg, false);
   if (c.name == "qoda-single")

@@ -131,6 +131,10 @@ expect(ValueError, ["appears twice"],
        lambda: qoda.torch.QODA([net[0].weight, net[0].weight], lr=0.1))
 expect(TypeError, ["'param0' is torch.float64"],
        lambda: qoda.torch.QODA([torch.zeros(3, dtype=torch.float64)], lr=0.1))
+expect(ValueError, ["step sums 'mean'", "'workers' or 'aggregate'"],
+       lambda: qoda.torch.QODA(net, lr=0.1, step_sums="mean"))
+expect(ValueError, ["apply to qoda's adaptive rule only", "adam"],
+       lambda: qoda.torch.Adam(net, lr=0.1, step_sums="aggregate"))
 expect(ValueError, ["no parameters"], lambda: qoda.torch.QODA([], lr=0.1))
 expect(ValueError, ["no coordinates"],
        lambda: qoda.torch.QODA([torch.zeros(0)], lr=0.1))

@@ -28,6 +28,8 @@ expect_usage_error([train, "--library", "a,b", "--raw-allreduce-min", "64"],
 expect_usage_error([train, "--raw-allreduce-min", "-1"],
                    "--raw-allreduce-min expects a number of bytes >= 0")
 expect_usage_error([train, "--collective", "ring"], "invalid choice: 'ring'")
+expect_usage_error([train, "--optimizer", "adam", "--step-sums", "aggregate"],
+                   "--step-sums applies to --optimizer qoda")
 expect_usage_error([speedup, "--out", "/nonexistent/x", "--quality-target",
                     "300", "--raw-allreduce-min", "-5"],
                    "--raw-allreduce-min expects a number of bytes >= 0")

@@ -62,6 +62,37 @@ TEST(Qoda, TwoStepsMatchTheFormulas) {
   EXPECT_EQ(c.stats().collectives, 2u); // one collective per step
 }
 
+namespace {
+/// Two workers with identical vectors: the all-reduce doubles everything,
+/// so the workers' sums are twice the aggregate's.
+class TwoAlikeWorkers : public OneWorker {
+public:
+  int size() const override { return 2; }
+  void allreduceSum(float *data, std::size_t n) override {
+    OneWorker::allreduceSum(data, n);
+    for (std::size_t i = 0; i < n; ++i)
+      data[i] *= 2;
+  }
+};
+} // namespace
+
+TEST(Qoda, StepSumsOfWorkersOrOfTheAggregate) {
+  for (const char *sums : {"workers", "aggregate"}) {
+    TwoAlikeWorkers c;
+    comm::AllreduceAggregator agg(c, 2);
+    optim::OptimConfig cfg;
+    cfg.lr = 0.5;
+    cfg.stepSums = sums;
+    auto opt = optim::makeOptimizer(cfg, {1.0f, 2.0f}, agg);
+    opt->step(identity);
+    // The mean is X_1 itself; the workers' sums count it twice.
+    double s1 = (std::string(sums) == "workers" ? 2 : 1) * sq(1, 2);
+    double eta1 = 0.5 / std::sqrt(1 + s1);
+    EXPECT_NEAR(opt->x()[0], 1 - eta1 * 1, 1e-6) << sums;
+    EXPECT_NEAR(opt->x()[1], 2 - eta1 * 2, 1e-6) << sums;
+  }
+}
+
 TEST(Optimizers, CollectivesPerStep) {
   OneWorker c;
   comm::AllreduceAggregator agg(c, 2);
@@ -107,4 +138,12 @@ TEST(Optimizers, BadConfig) {
   cfg.q = 0.25;
   EXPECT_THROW(optim::makeOptimizer(cfg, {1, 2, 3}, agg),
                std::invalid_argument);
+  cfg.stepSums = "workerz";
+  EXPECT_THROW(optim::makeOptimizer(cfg, {1, 2}, agg), std::invalid_argument);
+  cfg.stepSums = "aggregate";
+  for (const char *other : {"qoda-single", "adam"}) {
+    cfg.name = other;
+    EXPECT_THROW(optim::makeOptimizer(cfg, {1, 2}, agg), std::invalid_argument)
+        << other;
+  }
 }

@@ -202,6 +202,13 @@ def _groups(params, schedule, library=None):
 class Optimizer:
     """Base class; `algorithm` is one of qoda.optimizer_names().
 
+    step_sums (QODA only): "workers" sums the K workers' ||Vhat_k||^2 and
+    ||Vhat_k - Vhat_k^prev||^2 for the adaptive steps (METHOD 2, from the
+    message headers); "aggregate" sums those of the mean instead (what
+    collective "scatter-reduce" always does: its workers never see each
+    other's vectors). Smaller sums, larger steps: docs/perf.md measures
+    both on the WGAN.
+
     Communication options (identical on every worker):
       library     a qoda-compile output directory (single group; else each
                   group's "library" key): its schedule.json and generated
@@ -236,7 +243,8 @@ class Optimizer:
     """
 
     def __init__(self, params, algorithm, *, lr, lr_gamma=0.1, q=0.25,
-                 betas=(0.9, 0.999), eps=1e-8, schedule=None,
+                 step_sums="workers", betas=(0.9, 0.999), eps=1e-8,
+                 schedule=None,
                  library=None, compressor=None, bits=4, bucket=1024, norm="l2",
                  collective="allgather", raw_allreduce_min=None,
                  uncompressed_1d=True, refit=None,
@@ -310,7 +318,8 @@ class Optimizer:
             self._load_params()
         self._opt = _CppOptimizer(algorithm, self._flat_np, self.aggregator,
                                   lr=lr, lr_gamma=lr_gamma, q=q,
-                                  beta1=betas[0], beta2=betas[1], eps=eps)
+                                  beta1=betas[0], beta2=betas[1], eps=eps,
+                                  step_sums=step_sums)
         self.algorithm = algorithm
         self.evaluations = 0
 

@@ -145,7 +145,7 @@ void bindOptimizer(py::module_ &m) {
                      x0,
                  std::shared_ptr<AggregatorHandle> agg, double lr,
                  double lrGamma, double q, double beta1, double beta2,
-                 double eps) {
+                 double eps, const std::string &stepSums) {
                 if (!agg)
                   throw py::value_error("Optimizer: aggregator is None");
                 if (x0.ndim() != 1 ||
@@ -163,6 +163,7 @@ void bindOptimizer(py::module_ &m) {
                 cfg.beta1 = beta1;
                 cfg.beta2 = beta2;
                 cfg.eps = eps;
+                cfg.stepSums = stepSums;
                 auto h = std::make_shared<OptimizerHandle>();
                 h->agg = agg;
                 h->name = name;
@@ -174,7 +175,7 @@ void bindOptimizer(py::module_ &m) {
           py::arg("name"), py::arg("x0"), py::arg("aggregator"),
           py::arg("lr") = 0.1, py::arg("lr_gamma") = 0.1, py::arg("q") = 0.25,
           py::arg("beta1") = 0.9, py::arg("beta2") = 0.999,
-          py::arg("eps") = 1e-8)
+          py::arg("eps") = 1e-8, py::arg("step_sums") = "workers")
       .def("step", &step, py::arg("oracle"),
            "One step; oracle(x, out) writes this worker's V_k(x) into out "
            "(numpy float32 views, valid during the call only).")

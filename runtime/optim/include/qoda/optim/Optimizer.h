@@ -28,6 +28,12 @@ struct OptimConfig {
   double lr = 0.1;      ///< lr_e for qoda; the step for every other method
   double lrGamma = 0.1; ///< lr_g for qoda (the optimistic step)
   double q = 0.25;      ///< exponent of qoda's gamma rule, in (0, 1/4]
+  /// qoda: what the adaptive step sizes sum. "workers": the K workers'
+  /// ||Vhat_k||^2 and ||Vhat_k - Vhat_k^prev||^2 (METHOD 2's default, from
+  /// the message headers); "aggregate": ||Vhat||^2 and ||Vhat - Vhat^prev||^2
+  /// of the mean, computed locally. Collective (b) gives only the latter,
+  /// so with it both read the aggregate.
+  std::string stepSums = "workers";
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8; ///< (extra-)adam
 };
 
