@@ -21,7 +21,11 @@ Methods (one qoda-run job each; the same model, data and seed):
                 trained through the compiled libraries (train.py --library)
   qoda-hand-sr  (optional) qoda-hand over collective (b), scatter-reduce +
                 all-gather of the re-quantized reduced chunks: 2(K-1)/K of a
-                message per worker instead of (K-1) messages (large K)
+                message per worker instead of (K-1) messages (large K). Its
+                QODA step sizes sum the aggregate's norms (the workers never
+                see each other's vectors), the others' the K workers' unless
+                `-- --step-sums aggregate` makes every QODA method do the same
+                (which the comparison with qoda-hand-sr needs)
   adam          (optional) Adam (--adam-lr), betas (0.5, 0.9), fp32 all-reduce:
                 what GAN practitioners run uncompressed
 
