@@ -392,6 +392,9 @@ def report(args, records, log):
         "'time to FD' is interpolated between evaluations (the evaluation "
         "at or below the target in brackets); 'FD at end' is at the end of "
         "the fixed training time (its time in brackets).", ""]
+    rules = speedup_report.step_rule_note(records)
+    if rules:
+        header[-1:-1] = [rules]
     md = speedup_report.markdown(records, target, header)
     path = os.path.join(args.out, "speedup.md")
     with open(path, "w") as f:

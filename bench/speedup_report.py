@@ -64,6 +64,31 @@ def apply_target(rec, target):
     return rec
 
 
+def step_rule_note(records):
+    """A line for the report when its QODA methods use different step-size
+    sums (collective (b) always sums the aggregate's norms, (a) and the
+    all-reduce the workers' unless train.py --step-sums aggregate): their
+    FD then differs by the rule as well as by the compression; None when
+    all agree."""
+    rules = {}
+    for r in records:
+        if r.get("optimizer", "qoda") != "qoda":
+            continue
+        extra = r.get("settings", {}).get("extra", [])
+        aggregate = (r.get("collective") == "scatter-reduce" or
+                     "scatter-reduce" in r.get("command", "") or
+                     "--step-sums aggregate" in " ".join(extra))
+        rules[r["method"]] = "aggregate" if aggregate else "workers"
+    if len(set(rules.values())) < 2:
+        return None
+    agg = sorted(m for m, v in rules.items() if v == "aggregate")
+    return (f"Step-size rule: {', '.join(agg)} sum(s) the aggregate's norms "
+            "(collective (b)), the other QODA methods the K workers', so their "
+            "FD differs by the rule as well as by compression; `-- "
+            "--step-sums aggregate` gives every QODA method the aggregate's "
+            "(docs/perf.md, 'Time to quality over seeds').")
+
+
 def _cells(records):
     """{(workers, link): {method: record}} in first-appearance order; the
     last record of a (K, link, method) wins."""

@@ -2,7 +2,8 @@
 """bench/speedup_seeds.py on synthetic speedup.py records: the mean curve
 is the geometric mean of the seeds' curves (interpolated in log FD), times
 to target and ratios follow from it, extra train.py options make their own
-rows against their own baseline, and bad input is a clear error."""
+rows against their own baseline, and bad input is a clear error. Also the
+speedup report's note on mixed step-size rules."""
 import json
 import math
 import os
@@ -82,6 +83,29 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run(dirs + ["--targets", "x"], expect=2)
     if "--targets: expected FD values" not in r.stderr:
         failures.append(f"--targets x: {r.stderr}")
+
+# speedup.py's report names a mix of step-size rules (qoda-hand-sr's
+# collective (b) sums the aggregate's norms, the others the workers').
+sys.path.insert(0, os.path.join(here, "..", "..", "bench"))
+import speedup_report  # noqa: E402
+
+
+def rec(method, command="", extra=(), optimizer="qoda"):
+    return {"method": method, "optimizer": optimizer, "command": command,
+            "settings": {"extra": list(extra)}}
+
+
+same = [rec("uncompressed"), rec("qoda-hand"), rec("qgenx", optimizer="qgenx")]
+mixed = same + [rec("qoda-hand-sr", "train.py --collective scatter-reduce")]
+agg = [rec(m, c, ["--step-sums", "aggregate"]) for m, c in
+       (("uncompressed", ""), ("qoda-hand-sr", "--collective scatter-reduce"))]
+if speedup_report.step_rule_note(same) is not None or \
+        speedup_report.step_rule_note(agg) is not None:
+    failures.append("a step-rule note where every QODA method agrees")
+note = speedup_report.step_rule_note(mixed) or ""
+if "qoda-hand-sr sum(s) the aggregate's norms" not in note or \
+        "--step-sums aggregate" not in note:
+    failures.append(f"step-rule note: {note!r}")
 
 if failures:
     sys.exit("\n".join(failures))
