@@ -67,52 +67,82 @@ CompressedAggregator::CompressedAggregator(Communicator &comm,
 
 CompressedAggregator::~CompressedAggregator() = default;
 
-void CompressedAggregator::mean(const float *v, float *mean,
-                                AggregateStats &stats) {
-  std::string bad = findNonFinite(v, dim_);
+const float *CompressedAggregator::compressedPart(const float *v) {
   // With every coordinate in the message (the usual layer-wise layout) the
-  // codec reads v and accumulates straight into mean: no gather into comp_
-  // and no scatter from acc_, two passes over the vector fewer.
-  const bool whole = compDim_ == dim_;
-  const float *comp = v;
-  if (!whole) {
-    std::size_t c = 0;
-    for (const LayoutSegment &s : layout_)
-      if (s.compressed) {
-        const float *src = v + s.segment.offset;
-        std::copy(src, src + s.segment.size, &comp_[c]);
-        c += s.segment.size;
-      }
-    comp = comp_.data();
-  }
-  // Uncompressed coordinates: their norms ride in this worker's header.
-  double sq = 0, diff = 0;
-  raw_->load(v, !bad.empty(), sq, diff);
+  // codec reads v itself, and reduceMessages accumulates straight into the
+  // caller's mean: no gather into comp_ and no scatter from acc_.
+  if (compDim_ == dim_)
+    return v;
+  std::size_t c = 0;
+  for (const LayoutSegment &s : layout_)
+    if (s.compressed) {
+      const float *src = v + s.segment.offset;
+      std::copy(src, src + s.segment.size, &comp_[c]);
+      c += s.segment.size;
+    }
+  return comp_.data();
+}
+
+void CompressedAggregator::encodeOwn(const float *comp, bool bad, double sq,
+                                     double diff) {
   float header[4] = {0, 0, 0, 0};
-  // Every rank takes part in a refit (it is a collective); a vector with a
-  // NaN/Inf adds nothing to the histograms.
-  refitBeforeEncode(bad.empty() ? comp : nullptr);
-  if (bad.empty()) {
+  if (!bad) {
     codec_->encode(comp, msg_.data() + kHeaderBytes);
     // This worker's Vhat_k, exactly as every receiver will decode it.
     std::fill(own_.begin(), own_.end(), 0.0f);
     codec_->decodeAccumulate(msg_.data() + kHeaderBytes, own_.data());
     SquareSums own = squareSums(own_.data(), prevOwn_.data(), compDim_);
-    sq += own.sq;
-    diff += own.diff;
-    header[0] = static_cast<float>(sq);
-    header[1] = static_cast<float>(diff);
+    header[0] = static_cast<float>(sq + own.sq);
+    header[1] = static_cast<float>(diff + own.diff);
   } else {
     std::fill(msg_.begin(), msg_.end(), 0);
     header[2] = 1;
   }
   std::memcpy(msg_.data(), header, kHeaderBytes);
-  comm_.allgather(msg_.data(), msgBytes_, all_.data());
+}
 
-  raw_->reduce(comm_);
-  double count = 0, rankSum = 0, sumSq = 0, sumDiff = 0;
+void CompressedAggregator::reduceMessages(float *mean) {
+  // All K messages, this worker's own included, decoded in rank order from
+  // the same bytes on every rank: bit-identical sums everywhere.
   const int K = comm_.size();
-  for (int k = 0; k < K; ++k) {
+  std::vector<const std::uint8_t *> msgs(K);
+  for (int k = 0; k < K; ++k)
+    msgs[k] = all_.data() + k * msgBytes_ + kHeaderBytes;
+  const bool whole = compDim_ == dim_;
+  float *acc = whole ? mean : acc_.data();
+  std::fill(acc, acc + compDim_, 0.0f);
+  codec_->decodeAccumulateAll(msgs.data(), msgs.size(), acc);
+  float inv = 1.0f / static_cast<float>(K);
+  if (whole) {
+    for (std::size_t i = 0; i < dim_; ++i)
+      mean[i] *= inv;
+    return;
+  }
+  std::size_t c = 0;
+  for (const LayoutSegment &s : layout_)
+    if (s.compressed) {
+      float *dst = mean + s.segment.offset;
+      for (std::size_t i = 0; i < s.segment.size; ++i)
+        dst[i] = acc_[c++] * inv;
+    }
+}
+
+void CompressedAggregator::mean(const float *v, float *mean,
+                                AggregateStats &stats) {
+  std::string bad = findNonFinite(v, dim_);
+  const float *comp = compressedPart(v);
+  // Uncompressed coordinates: their norms ride in this worker's header.
+  double sq = 0, diff = 0;
+  raw_->load(v, !bad.empty(), sq, diff);
+  // Every rank takes part in a refit (it is a collective); a vector with a
+  // NaN/Inf adds nothing to the histograms.
+  refitBeforeEncode(bad.empty() ? comp : nullptr);
+  encodeOwn(comp, !bad.empty(), sq, diff);
+  comm_.allgather(msg_.data(), msgBytes_, all_.data());
+  raw_->reduce(comm_);
+
+  double count = 0, rankSum = 0, sumSq = 0, sumDiff = 0;
+  for (int k = 0; k < comm_.size(); ++k) {
     float h[4];
     std::memcpy(h, all_.data() + k * msgBytes_, kHeaderBytes);
     if (h[2] != 0) {
@@ -125,27 +155,7 @@ void CompressedAggregator::mean(const float *v, float *mean,
   stats.skipped = handleNonFinite(count, rankSum, bad);
   if (stats.skipped)
     return;
-  // All K messages, this worker's own included, decoded in rank order from
-  // the same bytes on every rank: bit-identical sums everywhere.
-  std::vector<const std::uint8_t *> msgs(K);
-  for (int k = 0; k < K; ++k)
-    msgs[k] = all_.data() + k * msgBytes_ + kHeaderBytes;
-  float *acc = whole ? mean : acc_.data();
-  std::fill(acc, acc + compDim_, 0.0f);
-  codec_->decodeAccumulateAll(msgs.data(), msgs.size(), acc);
-  float inv = 1.0f / static_cast<float>(K);
-  if (whole) {
-    for (std::size_t i = 0; i < dim_; ++i)
-      mean[i] *= inv;
-  } else {
-    std::size_t c = 0;
-    for (const LayoutSegment &s : layout_)
-      if (s.compressed) {
-        float *dst = mean + s.segment.offset;
-        for (std::size_t i = 0; i < s.segment.size; ++i)
-          dst[i] = acc_[c++] * inv;
-      }
-  }
+  reduceMessages(mean);
   raw_->store(mean);
   std::swap(prevOwn_, own_);
   raw_->commit();

@@ -129,6 +129,15 @@ protected:
   std::size_t codedDim() const override { return compDim_; }
 
 private:
+  /// v itself when every coordinate is in the message, else comp_ holding
+  /// the compressed segments' coordinates.
+  const float *compressedPart(const float *v);
+  /// msg_ = header (the raw segments' sq / diff plus this worker's Vhat_k's,
+  /// or the non-finite flag) + the codec's message; own_ = its decode.
+  void encodeOwn(const float *comp, bool bad, double sq, double diff);
+  /// mean's compressed coordinates = (1/K) sum of the K gathered messages.
+  void reduceMessages(float *mean);
+
   std::vector<LayoutSegment> layout_;
   std::unique_ptr<MessageCodec> codec_;
   std::size_t dim_ = 0, compDim_ = 0, msgBytes_;
