@@ -74,10 +74,10 @@ def step_rule_note(records):
     for r in records:
         if r.get("optimizer", "qoda") != "qoda":
             continue
-        extra = r.get("settings", {}).get("extra", [])
-        aggregate = (r.get("collective") == "scatter-reduce" or
-                     "scatter-reduce" in r.get("command", "") or
-                     "--step-sums aggregate" in " ".join(extra))
+        extra = " ".join(r.get("settings", {}).get("extra", []))
+        aggregate = ("--collective scatter-reduce" in r.get("command", "") or
+                     "--step-sums aggregate" in extra or
+                     "--step-sums=aggregate" in extra)
         rules[r["method"]] = "aggregate" if aggregate else "workers"
     if len(set(rules.values())) < 2:
         return None

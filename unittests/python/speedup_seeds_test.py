@@ -80,6 +80,9 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run([os.path.join(tmp, "nothing")], expect=1)
     if "no runs.jsonl" not in r.stderr:
         failures.append(f"missing directory: {r.stderr}")
+    r = run(dirs + ["--grid", "0"], expect=2)
+    if "--grid must be positive" not in r.stderr:
+        failures.append(f"--grid 0: {r.stderr}")
     r = run(dirs + ["--targets", "x"], expect=2)
     if "--targets: expected FD values" not in r.stderr:
         failures.append(f"--targets x: {r.stderr}")
@@ -97,8 +100,9 @@ def rec(method, command="", extra=(), optimizer="qoda"):
 
 same = [rec("uncompressed"), rec("qoda-hand"), rec("qgenx", optimizer="qgenx")]
 mixed = same + [rec("qoda-hand-sr", "train.py --collective scatter-reduce")]
-agg = [rec(m, c, ["--step-sums", "aggregate"]) for m, c in
-       (("uncompressed", ""), ("qoda-hand-sr", "--collective scatter-reduce"))]
+agg = [rec("uncompressed", "", ["--step-sums=aggregate"]),
+       rec("qoda-hand-sr", "--collective scatter-reduce",
+           ["--step-sums", "aggregate"])]
 if speedup_report.step_rule_note(same) is not None or \
         speedup_report.step_rule_note(agg) is not None:
     failures.append("a step-rule note where every QODA method agrees")
