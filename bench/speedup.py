@@ -396,6 +396,10 @@ def report(args, records, log):
     if rules:
         header[-1:-1] = [rules]
     md = speedup_report.markdown(records, target, header)
+    cpu = speedup_report.cpu_markdown(records)
+    if cpu:
+        md += ("\nWhere the steps' time went (the workers' CPU; "
+               "docs/perf.md, 'CPU accounting'):\n\n" + cpu)
     path = os.path.join(args.out, "speedup.md")
     with open(path, "w") as f:
         f.write(md)

@@ -45,6 +45,11 @@ def run_metrics(summary, curve):
         "s_per_step": summary["s_per_step"],
         "compute_s_per_step": summary["compute_s_per_step"],
         "comm_s_per_step": summary["s_per_step"] - summary["compute_s_per_step"],
+        # CPU accounting (train.py since it had cpu_usage.py; None before).
+        "cpu_s_per_step": summary.get("cpu_s_per_step"),
+        "compute_cpu_s_per_step": summary.get("compute_cpu_s_per_step"),
+        "cores": summary.get("cores"),
+        "cores_busy": summary.get("cores_busy"),
         "evaluations_per_step": summary["evaluations_per_step"],
         "bits_per_coord": summary["bits_per_coord"],
         "bytes_per_step": summary["bytes_sent"] / steps,
@@ -165,6 +170,59 @@ def markdown(records, target, header_lines=()):
                 f"{ttq_text if m != BASELINE else '1 (baseline)'} | "
                 f"{_fmt(step, '.2f')}x | {r['fd_final']:.1f} ({r['fd_final_at_s']:.0f}) |")
     return "\n".join(lines) + "\n"
+
+
+def cpu_bound_s(r):
+    """K x (CPU seconds per worker-step) / cores: the least time a step can
+    take when the K workers share the cores, whatever the link; None
+    for a run without CPU accounting."""
+    return _cpu_bound(r, "cpu_s_per_step")
+
+
+def _cpu_bound(r, key):
+    if r.get(key) is None or not r.get("cores"):
+        return None
+    return r["workers"] * r[key] / r["cores"]
+
+
+def cpu_markdown(records):
+    """Where each run's step went: the workers' CPU, inside and outside
+    the model, against the cores they shared. Rows only for runs with CPU
+    accounting; "" when there are none.
+
+    'CPU bound' = K x CPU per worker-step / cores: a step takes at least
+    that long when the K workers share the cores. Where s/step is close to
+    it, the run was CPU-bound and the link's speed hardly mattered. 'free
+    communication' = the uncompressed run's s/step / (K x model CPU per
+    worker-step / cores): the per-step speedup no collective can exceed,
+    as the model's compute alone fills the cores that long."""
+    cells = _cells(records)
+    rows = []
+    for (k, link), cell in cells.items():
+        base = cell.get(BASELINE)
+        for m, r in cell.items():
+            bound = cpu_bound_s(r)
+            if r["status"] != "ok" or bound is None:
+                continue
+            model = _cpu_bound(r, "compute_cpu_s_per_step")
+            ceiling = (base["s_per_step"] / model
+                       if base and base["status"] == "ok" and model else None)
+            busy = r.get("cores_busy")
+            busy = "-" if busy is None else f"{100 * busy:.0f}%"
+            rows.append(
+                f"| {k} | {link} | {m} | {1000 * r['s_per_step']:.1f} | "
+                f"{1000 * r['compute_cpu_s_per_step']:.1f} / "
+                f"{1000 * (r['cpu_s_per_step'] - r['compute_cpu_s_per_step']):.1f} | "
+                f"{r['cores']} | {busy} | "
+                f"{1000 * bound:.1f} ({100 * bound / r['s_per_step']:.0f}%) | "
+                f"{_fmt(ceiling, '.2f')}x |")
+    if not rows:
+        return ""
+    return "\n".join([
+        "| K | link | method | ms/step | CPU ms per worker-step: model / "
+        "rest | cores | cores busy | CPU bound, ms (of the step) | per-step "
+        "ceiling with free communication |",
+        "|---|---|---|---|---|---|---|---|---|"] + rows) + "\n"
 
 
 def plots(records, target, out_prefix):

@@ -41,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import quality  # noqa: E402
 import wgan  # noqa: E402
+from cpu_usage import CoreBusy, ProcessCpu  # noqa: E402
 
 import qoda  # noqa: E402
 import qoda.schedule  # noqa: E402
@@ -255,14 +256,20 @@ def main(argv=None):
     last = {}
 
     compute = {"s": 0.0}  # time inside the closure: the workers' compute
+    # CPU time of this worker's steps and of their closures, and (rank 0)
+    # how busy the cores were while training: cpu_usage.py.
+    step_cpu, compute_cpu = ProcessCpu(), ProcessCpu()
+    cores_busy = CoreBusy() if rank == 0 else None
 
     def closure():
         t0 = time.perf_counter()
+        compute_cpu.start()
         idx = torch.randint(0, real.shape[0], (args.batch,), generator=data)
         z = torch.randn(args.batch, args.nz, generator=data)
         d_loss, g_loss = wgan.losses(G, D, real[idx], z, args.gp)
         wgan.backward(G, D, d_loss, g_loss)
         last.update(d_loss=d_loss.item(), g_loss=g_loss.item())
+        compute_cpu.stop()
         compute["s"] += time.perf_counter() - t0
 
     metrics_path = os.path.join(args.out, f"{run}.jsonl")
@@ -296,17 +303,31 @@ def main(argv=None):
             comm.broadcast(stop, 0)
             if stop[0]:
                 break
+        if cores_busy:
+            cores_busy.start()
+        step_cpu.start()
         t = time.perf_counter()
         opt.step(closure)
         train_s += time.perf_counter() - t
+        step_cpu.stop()
+        if cores_busy:
+            cores_busy.stop()
         step += 1
 
+    # The mean over the workers of their CPU seconds (every rank takes part).
+    cpu = np.array([step_cpu.seconds, compute_cpu.seconds], np.float32)
+    comm.allreduce_sum(cpu)
+    cpu /= k
     if rank == 0:
-        summary(args, run, opt, records, metrics_path, ev[1], G, k)
+        usage = {"cpu_s": float(cpu[0]), "compute_cpu_s": float(cpu[1]),
+                 "cores": len(cores_busy.cpus),
+                 "cores_busy": cores_busy.fraction()}
+        summary(args, run, opt, records, metrics_path, ev[1], G, k, usage)
         metrics.close()
 
 
-def summary(args, run, opt, records, metrics_path, classifier_path, G, k):
+def summary(args, run, opt, records, metrics_path, classifier_path, G, k,
+            usage):
     s = opt.stats()
     samples = os.path.join(args.out, f"{run}-samples.png")
     save_samples(G, samples, args.seed)
@@ -320,6 +341,13 @@ def summary(args, run, opt, records, metrics_path, classifier_path, G, k):
            # Rank 0's closure time (forward + backward of both models);
            # the rest of s_per_step is the optimiser: codecs, collectives.
            "compute_s_per_step": records[-1]["compute_s"] / steps,
+           # The workers' mean CPU time per step (process time: all threads,
+           # user + system), of it inside the closure, and the fraction of
+           # rank 0's cores that were busy during the steps: with K workers
+           # on fewer cores, s_per_step >= K * cpu_s_per_step / cores.
+           "cpu_s_per_step": usage["cpu_s"] / steps,
+           "compute_cpu_s_per_step": usage["compute_cpu_s"] / steps,
+           "cores": usage["cores"], "cores_busy": usage["cores_busy"],
            "evaluations_per_step": s["evaluations"] / steps,
            "bits_per_coord": s["bits_per_coord"],
            "collective": s["collective"],

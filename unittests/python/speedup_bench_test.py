@@ -78,12 +78,20 @@ for x in rows:
             x["time_to_target_s"] != 0.0 or len(x["curve"]) < 2 or \
             len(x["load_start"]) != 3 or not x["fd_final"] > 0:
         failures.append(f"record {x}")
+    # CPU accounting (train.py's cpu_usage): the step's CPU holds the
+    # model's; cores busy is a fraction (None only without /proc/stat).
+    if not 0 < x["compute_cpu_s_per_step"] < x["cpu_s_per_step"] or \
+            not x["cores"] >= 1 or not 0 < x["cores_busy"] <= 1:
+        failures.append(f"CPU accounting {x}")
 if not rows[1]["bits_per_coord"] < rows[0]["bits_per_coord"]:
     failures.append(f"bits/coord {[x['bits_per_coord'] for x in rows]}")
-md = open(os.path.join(out, "speedup.md")).read()
+md_all = open(os.path.join(out, "speedup.md")).read()
+md, _, cpu_md = md_all.partition("Where the steps' time went")
 if md.count("| 2 | unshaped |") != 2 or "1 (baseline)" not in md or \
         "Step-size rule" in md:  # both methods sum the workers' norms
     failures.append(f"table:\n{md}")
+if "CPU bound" not in cpu_md or cpu_md.count("| 2 | unshaped |") != 2:
+    failures.append(f"CPU table:\n{md_all}")
 for png in ("speedup_curves.png", "speedup_bars.png"):
     with open(os.path.join(out, png), "rb") as f:
         if f.read(8) != b"\x89PNG\r\n\x1a\n":
