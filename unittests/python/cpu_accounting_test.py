@@ -32,6 +32,13 @@ def check(cond, what):
         failures.append(what)
 
 
+def spin(seconds, clock):
+    """Busy-waits until `clock` has advanced by `seconds`."""
+    t = clock()
+    while clock() - t < seconds:
+        pass
+
+
 def stat_file(path, cpu0, cpu1, cpu2):
     """user nice system idle iowait irq softirq steal per CPU."""
     with open(path, "w") as f:
@@ -81,23 +88,17 @@ check(not cpu_usage.CoreBusy(os.path.join(tmp, "garbled"), cpus={0}).available,
 if os.path.exists("/proc/stat"):
     real = cpu_usage.CoreBusy()
     real.start()
-    t = time.perf_counter()
-    while time.perf_counter() - t < 0.1:
-        pass
+    spin(0.1, time.perf_counter)
     real.stop()
     check(real.fraction() is not None and 0 < real.fraction() <= 1,
           f"/proc/stat over 0.1 s of spinning: {real.fraction()}")
 
 cpu = cpu_usage.ProcessCpu()
 cpu.start()
-t = time.process_time()
-while time.process_time() - t < 0.05:
-    pass
+spin(0.05, time.process_time)
 cpu.stop()
 inside = cpu.seconds
-t = time.process_time()
-while time.process_time() - t < 0.05:  # outside any span
-    pass
+spin(0.05, time.process_time)  # outside any span
 cpu.stop()
 check(0.05 <= inside < 0.5 and cpu.seconds == inside,
       f"process CPU {inside} then {cpu.seconds}")
