@@ -42,7 +42,10 @@ bits per coordinate sent. Writes, in OUT:
   runs.jsonl          one JSON line per run, appended as it finishes
                       (--resume skips the (K, link, method) already there
                       with status ok; failed runs are run again)
-  speedup.md          the table, ratios against uncompressed in each cell
+  speedup.md          the table, ratios against uncompressed in each cell,
+                      and where the steps' time went: the workers' CPU per
+                      step (model / rest), cores busy, the CPU bound
+                      K x CPU / cores and the free-communication ceiling
   speedup_curves.png  FD against training time, one panel per cell
   speedup_bars.png    time-to-target speedups
   runs/               each run's train.py output (metrics, samples, logs)
