@@ -9,7 +9,8 @@ NaN/Inf check, encode, the collective, decode, the QODA update.
         [--compressors none,layerwise] [--collectives allgather]
         [--steps 200] [--nz 128 --ngf 32 --ndf 32] [--bits 4]
         [--raw-allreduce-min BYTES] [--refits "none;/1000@all"]
-        [--library GEN_OUT,CRITIC_OUT] [--json]
+        [--library GEN_OUT,CRITIC_OUT] [--step-sums workers,aggregate]
+        [--json]
 
 Every rank runs every (compressor, collective[, refit plan]) in the same
 order, back to back, so the rows see the same load. --refits lists
@@ -22,6 +23,9 @@ layer-wise through compiled model libraries (qoda-auto of bench/speedup.py):
 the critic, exported with the same --nz/--ngf/--ndf, e.g. by
     bench/speedup.py --out OUT --methods qoda-auto ... (OUT/lib-generator,
     OUT/lib-critic) or qoda-compile ONNX -o DIR --target cpu.
+--step-sums lists QODA's step-size sums to run each row with: "workers"
+(METHOD 2's default; collective (a) then decodes its own message for the
+norms) or "aggregate" (the mean's norms, computed by the optimiser).
 Per row, rank 0 prints the median and
 quartiles of the wall time per step and the CPU time per step of its own
 process (user and system, every thread: Gloo's included); with K workers
@@ -69,6 +73,9 @@ def parse_args():
     p.add_argument("--library", default=None, metavar="GEN_OUT,CRITIC_OUT",
                    help="the compiled model libraries of the 'library' "
                    "compressor row")
+    p.add_argument("--step-sums", default="workers",
+                   help="QODA's step-size sums, comma-separated: workers, "
+                   "aggregate")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     for name in ("steps", "nz", "ngf", "ndf", "bits"):
@@ -79,9 +86,14 @@ def parse_args():
     a.compressors = [c for c in a.compressors.split(",") if c]
     a.collectives = [c for c in a.collectives.split(",") if c]
     a.refits = [r for r in a.refits.split(";") if r]
-    if not a.compressors or not a.collectives or not a.refits:
-        p.error("--compressors, --collectives and --refits need at least "
-                "one entry")
+    a.step_sums = [r for r in a.step_sums.split(",") if r]
+    if not a.compressors or not a.collectives or not a.refits or \
+            not a.step_sums:
+        p.error("--compressors, --collectives, --refits and --step-sums "
+                "need at least one entry")
+    for rule in a.step_sums:
+        if rule not in ("workers", "aggregate"):
+            p.error(f"--step-sums: '{rule}' is neither workers nor aggregate")
     if ("library" in a.compressors) != (a.library is not None):
         p.error("the compressor 'library' and --library go together: "
                 "--library GEN_OUT,CRITIC_OUT names the qoda-compile outputs "
@@ -97,7 +109,7 @@ def parse_args():
     return a
 
 
-def one_row(args, compressor, collective, refit, rank, tmp):
+def one_row(args, compressor, collective, refit, step_sums, rank, tmp):
     torch.manual_seed(0)
     G, D = wgan.Generator(args.nz, args.ngf), wgan.Critic(args.ndf)
     groups = []
@@ -117,6 +129,7 @@ def one_row(args, compressor, collective, refit, rank, tmp):
     if refit != "none":
         kw["refit"] = refit
     opt = qoda.torch.QODA(groups, lr=0.01, lr_gamma=0.05,
+                          step_sums=step_sums,
                           compressor=("layerwise" if compressor == "library"
                                       else compressor), bits=args.bits,
                           collective=collective, **kw)
@@ -143,7 +156,8 @@ def one_row(args, compressor, collective, refit, rank, tmp):
     q = statistics.quantiles(times, n=4)
     n = args.steps
     return {"compressor": compressor, "collective": opt.aggregator.collective,
-            "asked": collective, "refit": refit, "workers": opt.comm.size,
+            "asked": collective, "refit": refit, "step_sums": step_sums,
+            "workers": opt.comm.size,
             "coordinates": opt.dim, "ms_per_step": 1e3 * q[1],
             "ms_q1": 1e3 * q[0], "ms_q3": 1e3 * q[2],
             "cpu_user_ms_per_step": 1e3 * (r1.ru_utime - r0.ru_utime) / n,
@@ -160,16 +174,18 @@ def main():
     for c in args.compressors:
         for coll in (args.collectives if c != "none" else ["allgather"]):
             for refit in (args.refits if c == "layerwise" else ["none"]):
-                try:
-                    rows.append(one_row(args, c, coll, refit, rank, tmp))
-                except ValueError as e:
-                    # A bad option (a refit plan, a library that does not
-                    # match) fails on every rank alike, before any
-                    # collective: one message, not K tracebacks.
-                    if rank == 0:
-                        print(f"optimizer_step.py: {c} / {coll} / refit "
-                              f"{refit}: {e}", file=sys.stderr)
-                    sys.exit(2)
+                for rule in args.step_sums:
+                    try:
+                        rows.append(one_row(args, c, coll, refit, rule, rank,
+                                            tmp))
+                    except ValueError as e:
+                        # A bad option (a refit plan, a library that does
+                        # not match) fails on every rank alike, before any
+                        # collective: one message, not K tracebacks.
+                        if rank == 0:
+                            print(f"optimizer_step.py: {c} / {coll} / refit "
+                                  f"{refit}: {e}", file=sys.stderr)
+                        sys.exit(2)
     if rank != 0:
         return
     if args.json:
@@ -177,8 +193,9 @@ def main():
         return
     for r in rows:
         refit = "" if r["refit"] == "none" else f" refit {r['refit']}"
+        sums = "" if r["step_sums"] == "workers" else " aggregate sums"
         print(f"K={r['workers']} {r['compressor']:<10} {r['collective']:<14}"
-              f"{refit} "
+              f"{refit}{sums} "
               f"{r['ms_per_step']:7.2f} ms/step (q1 {r['ms_q1']:.2f}, q3 "
               f"{r['ms_q3']:.2f})  cpu/step user {r['cpu_user_ms_per_step']:.2f}"
               f" sys {r['cpu_sys_ms_per_step']:.2f} ms  "

@@ -11,6 +11,16 @@
 
 namespace qoda::comm {
 
+void Aggregator::setWorkerSums(bool on) {
+  if (aggregated_ && on != workerSums_)
+    throw std::logic_error(
+        "aggregator '" + name() + "': the workers' sums were " +
+        (workerSums_ ? "on" : "off") +
+        " for its first aggregates and cannot change now (set them, or "
+        "create the optimiser, before the first mean())");
+  workerSums_ = on;
+}
+
 std::string Aggregator::findNonFinite(const float *v, std::size_t n) const {
   if (allFinite(v, n))
     return "";

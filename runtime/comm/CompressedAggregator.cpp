@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace qoda::comm {
 
@@ -86,17 +87,21 @@ const float *CompressedAggregator::compressedPart(const float *v) {
 void CompressedAggregator::encodeOwn(const float *comp, bool bad, double sq,
                                      double diff) {
   float header[4] = {0, 0, 0, 0};
-  if (!bad) {
-    codec_->encode(comp, msg_.data() + kHeaderBytes);
-    // This worker's Vhat_k, exactly as every receiver will decode it.
-    std::fill(own_.begin(), own_.end(), 0.0f);
-    codec_->decodeAccumulate(msg_.data() + kHeaderBytes, own_.data());
-    SquareSums own = squareSums(own_.data(), prevOwn_.data(), compDim_);
-    header[0] = static_cast<float>(sq + own.sq);
-    header[1] = static_cast<float>(diff + own.diff);
-  } else {
+  if (bad) {
     std::fill(msg_.begin(), msg_.end(), 0);
     header[2] = 1;
+  } else {
+    codec_->encode(comp, msg_.data() + kHeaderBytes);
+    // The workers' sums need this worker's Vhat_k exactly as every receiver
+    // will decode it: one more decode and two passes, skipped when no one
+    // reads them (setWorkerSums).
+    if (workerSums_) {
+      std::fill(own_.begin(), own_.end(), 0.0f);
+      codec_->decodeAccumulate(msg_.data() + kHeaderBytes, own_.data());
+      SquareSums own = squareSums(own_.data(), prevOwn_.data(), compDim_);
+      header[0] = static_cast<float>(sq + own.sq);
+      header[1] = static_cast<float>(diff + own.diff);
+    }
   }
   std::memcpy(msg_.data(), header, kHeaderBytes);
 }
@@ -157,9 +162,13 @@ void CompressedAggregator::mean(const float *v, float *mean,
     return;
   reduceMessages(mean);
   raw_->store(mean);
-  std::swap(prevOwn_, own_);
   raw_->commit();
-  havePrev_ = true;
+  havePrev_ = aggregated_ = true;
+  if (!workerSums_) {
+    stats.sumSq = stats.sumSqDiff = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  std::swap(prevOwn_, own_);
   stats.sumSq = sumSq;
   stats.sumSqDiff = sumDiff;
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <limits>
 
 namespace qoda::comm {
 
@@ -51,13 +52,15 @@ void PipelinedAggregator::mean(const float *v, float *mean,
     float header[4] = {0, 0, 0, 0};
     if (bad.empty()) {
       codecs_[p]->encode(v + begin_[p], m.data() + kHeaderBytes);
-      float *own = &own_[begin_[p]];
-      std::fill(own, own + (begin_[p + 1] - begin_[p]), 0.0f);
-      codecs_[p]->decodeAccumulate(m.data() + kHeaderBytes, own);
-      SquareSums s = squareSums(own, &prevOwn_[begin_[p]],
-                                begin_[p + 1] - begin_[p]);
-      sq += s.sq;
-      diff += s.diff;
+      if (workerSums_) { // this worker's Vhat_k as the receivers decode it
+        float *own = &own_[begin_[p]];
+        std::fill(own, own + (begin_[p + 1] - begin_[p]), 0.0f);
+        codecs_[p]->decodeAccumulate(m.data() + kHeaderBytes, own);
+        SquareSums s = squareSums(own, &prevOwn_[begin_[p]],
+                                  begin_[p + 1] - begin_[p]);
+        sq += s.sq;
+        diff += s.diff;
+      }
       if (p + 1 == P) { // the totals travel with the last piece
         header[2] = static_cast<float>(sq);
         header[3] = static_cast<float>(diff);
@@ -93,6 +96,11 @@ void PipelinedAggregator::mean(const float *v, float *mean,
   float inv = 1.0f / static_cast<float>(K);
   for (std::size_t i = 0; i < dim_; ++i)
     mean[i] *= inv;
+  aggregated_ = true;
+  if (!workerSums_) {
+    stats.sumSq = stats.sumSqDiff = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
   std::swap(prevOwn_, own_);
   stats.sumSq = sumSq;
   stats.sumSqDiff = sumDiff;

@@ -310,6 +310,9 @@ std::unique_ptr<Optimizer> makeOptimizer(const OptimConfig &c,
         "step sums 'aggregate' apply to qoda's adaptive rule only (" + c.name +
         (c.name == "qoda-single" ? " always sums the aggregate)"
                                  : " has no such sums)"));
+  // Only QODA's adaptive rule on the workers' sums reads them: the others
+  // spare collective (a) a decode of its own message per call.
+  agg.setWorkerSums(c.name == "qoda" && c.stepSums == "workers");
   if (c.name == "qoda")
     return std::make_unique<Qoda>(c, std::move(x0), agg, false);
   if (c.name == "qoda-single")

@@ -24,6 +24,13 @@ def run(cmd, expect=0):
     return r
 
 
+def json_rows(r):
+    """The rows of optimizer_step.py --json, printed by rank 0 of qoda-run
+    ("[rank 0] {...}"); [] when there is no such line."""
+    line = [l for l in r.stdout.splitlines() if '"rows"' in l]
+    return json.loads(line[0].split("] ", 1)[1])["rows"] if line else []
+
+
 tiny = ["--nz", "8", "--ngf", "8", "--ndf", "8"]
 opt_step = os.path.join(bench, "optimizer_step.py")
 r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
@@ -31,8 +38,7 @@ r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
          "--collectives", "allgather,scatter-reduce,auto",
          "--refits", "none;/1000@all"] + tiny)
 if r.returncode == 0:
-    line = [l for l in r.stdout.splitlines() if '"rows"' in l]
-    rows = json.loads(line[0].split("] ", 1)[1])["rows"] if line else []
+    rows = json_rows(r)
     got = [(x["compressor"], x["asked"], x["refit"]) for x in rows]
     want = [("none", "allgather", "none")] + [
         ("layerwise", c, p) for c in ("allgather", "scatter-reduce", "auto")
@@ -45,12 +51,25 @@ if r.returncode == 0:
             failures.append(f"optimizer_step row {x}")
     if rows and rows[5]["collective"] not in ("allgather", "scatter-reduce"):
         failures.append(f"auto ran {rows[5]['collective']}")
+# Both step-size sums per row (aggregate: no decode of the own message).
+r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
+         opt_step, "--steps", "4", "--warmup", "1", "--json",
+         "--compressors", "layerwise", "--step-sums", "workers,aggregate"]
+        + tiny)
+if r.returncode == 0:
+    rows = json_rows(r)
+    if [x["step_sums"] for x in rows] != ["workers", "aggregate"] or \
+            not all(x["ms_per_step"] > 0 for x in rows):
+        failures.append(f"optimizer_step --step-sums rows {rows}")
 r = run([sys.executable, opt_step, "--steps", "0"], expect=2)
 if "--steps must be positive" not in r.stderr:
     failures.append(f"--steps 0: {r.stderr}")
 r = run([sys.executable, opt_step, "--refits", ";"], expect=2)
-if "--refits need at least one entry" not in r.stderr:
+if "need at least one entry" not in r.stderr:
     failures.append(f"--refits ';': {r.stderr}")
+r = run([sys.executable, opt_step, "--step-sums", "workers,mean"], expect=2)
+if "--step-sums: 'mean' is neither" not in r.stderr:
+    failures.append(f"--step-sums mean: {r.stderr}")
 
 # A malformed refit plan: qoda's message once (rank 0), no traceback.
 r = run([qoda_run, "-n", "2", "--timeout", "120", "--", sys.executable,
@@ -87,8 +106,7 @@ def library_row(qoda_compile):
                  "--compressors", "layerwise,library", "--library",
                  ",".join(libs)] + tiny)
         if r.returncode == 0:
-            line = [l for l in r.stdout.splitlines() if '"rows"' in l]
-            rows = json.loads(line[0].split("] ", 1)[1])["rows"] if line else []
+            rows = json_rows(r)
             if [x["compressor"] for x in rows] != ["layerwise", "library"] or \
                     not all(x["bits_per_coord"] > 0 for x in rows):
                 failures.append(f"library rows {rows}")

@@ -1,5 +1,11 @@
 // Optimiser steps checked against METHOD 2's formulas, on one worker with
-// the deterministic operator A(x) = x.
+// the deterministic operator A(x) = x; and Aggregator::setWorkerSums:
+// collective (a) and its pipelined form skip the workers' squared norms when
+// no one reads them, with the same mean bit for bit, the setting cannot
+// change once they aggregated, and makeOptimizer turns the sums on exactly
+// for QODA's adaptive rule on the workers' sums.
+#include "qoda/comm/CompressedAggregator.h"
+#include "qoda/comm/PipelinedAggregator.h"
 #include "qoda/optim/Optimizer.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +13,8 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
+#include <vector>
 
 using namespace qoda;
 
@@ -145,5 +153,109 @@ TEST(Optimizers, BadConfig) {
     cfg.name = other;
     EXPECT_THROW(optim::makeOptimizer(cfg, {1, 2}, agg), std::invalid_argument)
         << other;
+  }
+}
+
+namespace {
+
+constexpr std::size_t kDim = 8;
+
+std::unique_ptr<comm::Aggregator> collectiveA(comm::Communicator &c) {
+  return std::make_unique<comm::CompressedAggregator>(
+      c, std::vector<comm::LayoutSegment>{{{"w", 0, kDim}, true, false}},
+      std::make_unique<comm::Fp16Codec>(kDim));
+}
+
+std::unique_ptr<comm::Aggregator> pipelined(comm::Communicator &c) {
+  return std::make_unique<comm::PipelinedAggregator>(
+      c, kDim, 2, [](std::size_t, std::size_t n) {
+        return std::make_unique<comm::Fp16Codec>(n);
+      });
+}
+
+/// Two calls with different vectors; returns both means.
+std::vector<float> twoMeans(comm::Aggregator &agg,
+                            std::vector<comm::AggregateStats> &stats) {
+  std::vector<float> out(2 * kDim);
+  stats.assign(2, {});
+  for (int call = 0; call < 2; ++call) {
+    std::vector<float> v(kDim);
+    for (std::size_t i = 0; i < kDim; ++i)
+      v[i] = 0.1f * static_cast<float>(i + 1) * (call ? -1.5f : 1.0f) + 1e-4f;
+    agg.mean(v.data(), &out[call * kDim], stats[call]);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST(WorkerSums, OffGivesTheSameMeanAndNaNSums) {
+  for (auto make : {collectiveA, pipelined}) {
+    OneWorker c;
+    std::unique_ptr<comm::Aggregator> on = make(c), off = make(c);
+    off->setWorkerSums(false);
+    std::vector<comm::AggregateStats> sOn, sOff;
+    std::vector<float> mOn = twoMeans(*on, sOn), mOff = twoMeans(*off, sOff);
+    EXPECT_EQ(0, std::memcmp(mOn.data(), mOff.data(),
+                             mOn.size() * sizeof(float)))
+        << on->name();
+    // On: K = 1, so the sums are those of the decoded vector itself (the
+    // first call's difference is against zero).
+    double sq = 0;
+    for (std::size_t i = 0; i < kDim; ++i)
+      sq += double(mOn[i]) * mOn[i];
+    EXPECT_NEAR(sOn[0].sumSq, sq, 1e-5 * sq) << on->name();
+    EXPECT_NEAR(sOn[0].sumSqDiff, sq, 1e-5 * sq) << on->name();
+    for (const comm::AggregateStats &s : sOff) {
+      EXPECT_TRUE(std::isnan(s.sumSq)) << off->name();
+      EXPECT_TRUE(std::isnan(s.sumSqDiff)) << off->name();
+    }
+  }
+}
+
+TEST(WorkerSums, CannotChangeAfterTheFirstAggregate) {
+  for (auto make : {collectiveA, pipelined}) {
+    OneWorker c;
+    std::unique_ptr<comm::Aggregator> agg = make(c);
+    agg->setWorkerSums(false);
+    agg->setWorkerSums(true); // before any mean(): free to change
+    agg->setWorkerSums(false);
+    std::vector<comm::AggregateStats> s;
+    twoMeans(*agg, s);
+    agg->setWorkerSums(false); // unchanged: fine
+    try {
+      agg->setWorkerSums(true);
+      FAIL() << agg->name() << ": no error";
+    } catch (const std::logic_error &e) {
+      EXPECT_NE(std::string(e.what()).find("before the first mean()"),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_FALSE(agg->workerSums());
+  }
+}
+
+TEST(WorkerSums, OnlyQodaOnTheWorkersSumsReadsThem) {
+  for (const std::string &name : optim::optimizerNames()) {
+    for (const char *sums : {"workers", "aggregate"}) {
+      if (name != "qoda" && std::string(sums) == "aggregate")
+        continue; // rejected for every other optimiser
+      OneWorker c;
+      std::unique_ptr<comm::Aggregator> agg = collectiveA(c);
+      optim::OptimConfig cfg;
+      cfg.name = name;
+      cfg.stepSums = sums;
+      auto opt = optim::makeOptimizer(cfg, std::vector<float>(kDim, 1.0f),
+                                      *agg);
+      EXPECT_EQ(agg->workerSums(),
+                name == "qoda" && std::string(sums) == "workers")
+          << name << " " << sums;
+      // And it steps (a NaN in the unread sums would poison nothing).
+      opt->step([](const float *x, float *out) {
+        std::memcpy(out, x, kDim * sizeof(float));
+      });
+      for (float x : opt->x())
+        EXPECT_TRUE(std::isfinite(x)) << name << " " << sums;
+    }
   }
 }

@@ -76,6 +76,17 @@ public:
   void setNonFinitePolicy(NonFinitePolicy p) { policy_ = p; }
   /// The optimiser step the next calls belong to (for messages).
   void setStep(std::uint64_t step) { step_ = step; }
+  /// Whether mean() must fill stats.sumSq and stats.sumSqDiff, the workers'
+  /// squared norms (default on). Only QODA's adaptive rule on the workers'
+  /// sums reads them, and makeOptimizer sets this for every optimiser.
+  /// Off, collective (a) and its pipelined form skip decoding their own
+  /// message and the norms' passes over it (~3% of a worker's CPU per call
+  /// on the WGAN) and report NaN; the other aggregators get the sums from
+  /// vectors they hold anyway and still fill them. Throws std::logic_error
+  /// when the setting would change after such an aggregator's first mean():
+  /// the norms' previous vector would be missing.
+  void setWorkerSums(bool on);
+  bool workerSums() const { return workerSums_; }
 
 protected:
   /// Returns an empty string when v is finite, else a message naming the
@@ -101,6 +112,9 @@ protected:
   NonFinitePolicy policy_ = NonFinitePolicy::Stop;
   std::uint64_t step_ = 0;
   std::shared_ptr<LevelRefitter> refit_;
+  bool workerSums_ = true;
+  /// Set by the aggregators that honour workerSums_ once they aggregated.
+  bool aggregated_ = false;
 };
 
 /// fp32 all-reduce of the raw vectors.
