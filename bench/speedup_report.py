@@ -51,6 +51,8 @@ def run_metrics(summary, curve):
         "cores": summary.get("cores"),
         "cores_busy": summary.get("cores_busy"),
         "evaluations_per_step": summary["evaluations_per_step"],
+        # The collective that ran ("auto" resolves at start-up).
+        "collective": summary.get("collective"),
         "bits_per_coord": summary["bits_per_coord"],
         "bytes_per_step": summary["bytes_sent"] / steps,
         "coordinates": summary["coordinates"],
@@ -74,14 +76,18 @@ def step_rule_note(records):
     sums (collective (b) always sums the aggregate's norms, (a) and the
     all-reduce the workers' unless train.py --step-sums aggregate): their
     FD then differs by the rule as well as by the compression; None when
-    all agree."""
+    all agree. The collective is the one that ran (a record's "collective",
+    which `--collective auto` resolves), else the one its command asked
+    for (records from before the field)."""
     rules = {}
     for r in records:
         if r.get("optimizer", "qoda") != "qoda":
             continue
         extra = " ".join(r.get("settings", {}).get("extra", []))
-        aggregate = ("--collective scatter-reduce" in r.get("command", "") or
-                     "--step-sums aggregate" in extra or
+        ran = r.get("collective")
+        scatter = (ran == "scatter-reduce" if ran is not None else
+                   "--collective scatter-reduce" in r.get("command", ""))
+        aggregate = (scatter or "--step-sums aggregate" in extra or
                      "--step-sums=aggregate" in extra)
         rules[r["method"]] = "aggregate" if aggregate else "workers"
     if len(set(rules.values())) < 2:

@@ -93,9 +93,12 @@ sys.path.insert(0, os.path.join(here, "..", "..", "bench"))
 import speedup_report  # noqa: E402
 
 
-def rec(method, command="", extra=(), optimizer="qoda"):
-    return {"method": method, "optimizer": optimizer, "command": command,
-            "settings": {"extra": list(extra)}}
+def rec(method, command="", extra=(), optimizer="qoda", ran=None):
+    r = {"method": method, "optimizer": optimizer, "command": command,
+         "settings": {"extra": list(extra)}}
+    if ran is not None:  # the collective that ran (records since it)
+        r["collective"] = ran
+    return r
 
 
 same = [rec("uncompressed"), rec("qoda-hand"), rec("qgenx", optimizer="qgenx")]
@@ -110,6 +113,13 @@ note = speedup_report.step_rule_note(mixed) or ""
 if "qoda-hand-sr sum(s) the aggregate's norms" not in note or \
         "--step-sums aggregate" not in note:
     failures.append(f"step-rule note: {note!r}")
+# --collective auto: what ran decides, not what the command asked for.
+auto_b = same + [rec("qoda-auto-b", "--collective auto", ran="scatter-reduce")]
+auto_a = same + [rec("qoda-auto-a", "--collective auto", ran="allgather")]
+note = speedup_report.step_rule_note(auto_b) or ""
+if "qoda-auto-b sum(s) the aggregate's norms" not in note or \
+        speedup_report.step_rule_note(auto_a) is not None:
+    failures.append(f"step-rule note with --collective auto: {note!r}")
 
 if failures:
     sys.exit("\n".join(failures))
