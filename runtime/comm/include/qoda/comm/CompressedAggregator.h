@@ -43,7 +43,10 @@ public:
   /// message in the order given: the rounding of k decodeAccumulate calls.
   /// Codecs that can stream acc once for all k messages (the compiled
   /// libraries, bucket by bucket) override it; it is the collective's
-  /// hottest loop.
+  /// hottest loop. A message the codec rejects throws std::runtime_error
+  /// with acc partly accumulated: acc must not be used then (the
+  /// aggregators zero theirs on every call, and the error ends the
+  /// optimiser's step before its update; a run should stop on it).
   virtual void decodeAccumulateAll(const std::uint8_t *const *msgs,
                                    std::size_t k, float *acc) const {
     for (std::size_t i = 0; i < k; ++i)
